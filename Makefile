@@ -1,0 +1,51 @@
+# ufq: programmable I/O scheduling for Linux.
+#
+#   make demo            boot the VM and run fio through ufq (start here)
+#   make test            host unit tests + VM tests, "N passed, N failed"
+#   make deps            install what the project needs (Debian 12, root)
+#   make kernel          build (or fetch from cache) the patched VM kernel
+#   make kernel-debug    the same kernel with lockdep and debug checks
+#   make kernel-patches  export build/linux commits to kernel-patches/
+#   make build           host build: BPF policies, loader, unit tests
+#   make clean           remove host build output (keeps the kernel tree)
+#
+# UFQ_CACHE_DIR (default ~/.cache/ufq) holds built kernels and ccache.
+
+SHELL := /bin/bash
+REPO := $(CURDIR)
+BUILD := $(REPO)/build
+HOSTBUILD := $(BUILD)/host
+KERNEL_LINK := $(BUILD)/kernel-default
+DEBUG_KERNEL_LINK := $(BUILD)/kernel-debug
+
+.PHONY: all deps kernel kernel-debug kernel-patches build test demo clean distclean
+
+all: build
+
+deps:
+	@bash tools/deps.sh
+
+kernel: deps
+	@dir=$$(bash tools/kernel/build.sh default) && ln -sfn "$$dir" $(KERNEL_LINK)
+
+kernel-debug: deps
+	@dir=$$(bash tools/kernel/build.sh debug) && ln -sfn "$$dir" $(DEBUG_KERNEL_LINK)
+
+kernel-patches:
+	@bash tools/kernel/export-patches.sh
+
+build: kernel
+	@cmake -S $(REPO) -B $(HOSTBUILD) -DUFQ_VMLINUX_H=$(KERNEL_LINK)/vmlinux.h >/dev/null
+	@cmake --build $(HOSTBUILD) -j$$(nproc)
+
+test: build
+	@bash tools/test.sh
+
+demo: build
+	@bash tools/demo.sh
+
+clean:
+	rm -rf $(HOSTBUILD) $(BUILD)/vm-out
+
+distclean:
+	rm -rf $(BUILD)

@@ -1,0 +1,114 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * deadline: mq-deadline's scheduling as a ufq policy.
+ *
+ * Reads and writes wait in their own kernel queue keyed by sector; the
+ * decision of which batch runs next is in deadline.h. Tunables live in the
+ * BTF-typed map dl_tunables (bpftool map dump name dl_tunables) and are read
+ * at every dispatch, so changes take effect at once.
+ */
+#include "ufq.bpf.h"
+#include "deadline.h"
+
+UFQ_LICENSE;
+
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, u32);
+	__type(value, struct deadline_tunables);
+} dl_tunables SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 1024);
+	__type(key, u32);		/* struct ufq_sched.dev */
+	__type(value, struct dl_state);
+} dl_devices SEC(".maps");
+
+static const struct deadline_tunables dl_defaults = DL_DEFAULT_TUNABLES;
+
+static struct deadline_tunables *tunables(void)
+{
+	u32 zero = 0;
+
+	return bpf_map_lookup_elem(&dl_tunables, &zero);
+}
+
+s32 UFQ_OP(deadline_init_dev, struct ufq_sched *sched)
+{
+	struct deadline_tunables *t = tunables();
+	struct dl_state st;
+	u32 dev = sched->dev;
+
+	/* A zero fifo_batch is not a valid setting: the map is fresh. */
+	if (t && !t->fifo_batch)
+		*t = dl_defaults;
+	dl_state_init(&st);
+	return bpf_map_update_elem(&dl_devices, &dev, &st, BPF_ANY);
+}
+
+void UFQ_OP(deadline_exit_dev, struct ufq_sched *sched)
+{
+	u32 dev = sched->dev;
+
+	bpf_map_delete_elem(&dl_devices, &dev);
+}
+
+s32 UFQ_OP(deadline_insert, struct ufq_sched *sched, struct request *rq,
+	   u64 flags)
+{
+	int dir = (ufq_rq_flags(rq) & UFQ_RQ_WRITE) ? DL_WRITE : DL_READ;
+
+	return ufq_insert(sched, rq, DL_QUEUE(dir), ufq_rq_sector(rq));
+}
+
+void UFQ_OP(deadline_dispatch, struct ufq_sched *sched)
+{
+	struct deadline_tunables *t = tunables();
+	struct dl_state *st;
+	struct dl_view v;
+	struct dl_batch b;
+	u32 dev = sched->dev;
+	bool ok;
+	int dir;
+
+	st = bpf_map_lookup_elem(&dl_devices, &dev);
+	if (!st || !t) {
+		ufq_abort(sched, "deadline: no state for the device");
+		return;
+	}
+	for (dir = 0; dir < DL_NR_DIRS; dir++) {
+		v.nr[dir] = ufq_queue_nr(sched, DL_QUEUE(dir));
+		v.oldest_wait_ns[dir] = ufq_queue_oldest_wait_ns(sched, DL_QUEUE(dir));
+	}
+
+	/* Go on with the current batch if a request lies ahead of it. */
+	if (dl_batch_continues(st, t, &v)) {
+		dir = st->last_dir & 1;
+		if (ufq_dispatch_from(sched, DL_QUEUE(dir), st->next_pos[dir])) {
+			dl_dispatched(st, dir, sched->last_end_sector, false);
+			return;
+		}
+	}
+
+	b = dl_new_batch(st, t, &v);
+	if (b.dir < 0)
+		return;
+	dir = b.dir & 1;
+	ok = false;
+	if (b.start == DL_START_AT_POS)
+		ok = ufq_dispatch_from(sched, DL_QUEUE(dir), st->next_pos[dir]);
+	/* Expired, or nothing beyond the last position: oldest first. */
+	if (!ok)
+		ok = ufq_dispatch_oldest(sched, DL_QUEUE(dir));
+	if (ok)
+		dl_dispatched(st, dir, sched->last_end_sector, true);
+}
+
+UFQ_POLICY(deadline,
+	.init_dev = (void *)deadline_init_dev,
+	.exit_dev = (void *)deadline_exit_dev,
+	.insert = (void *)deadline_insert,
+	.dispatch = (void *)deadline_dispatch,
+);

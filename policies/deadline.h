@@ -1,0 +1,126 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * Decision core of the deadline policy: mq-deadline's dispatch rules over
+ * ufq's kernel-owned queues. Plain C, shared by deadline.bpf.c and the
+ * host unit tests.
+ *
+ * Reads and writes wait in their own queue, sorted by sector. Requests are
+ * dispatched in batches of up to fifo_batch in ascending sector order
+ * within one direction; a batch ends early when no request lies at or
+ * beyond the end of the previous one. A new batch prefers reads, but not
+ * more than writes_starved times in a row while writes wait, and starts
+ * from the oldest request of its direction if that one waited longer than
+ * the direction's expiry time.
+ */
+#ifndef UFQ_POLICY_DEADLINE_H
+#define UFQ_POLICY_DEADLINE_H
+
+#include "ufq/types.h"
+
+enum dl_dir { DL_READ = 0, DL_WRITE = 1, DL_NR_DIRS = 2 };
+
+/* Queue numbers used in the kernel: one per direction. */
+#define DL_QUEUE(dir) ((u32)(dir))
+
+/* Tunables, with mq-deadline's defaults and units. */
+struct deadline_tunables {
+	u32 read_expire_ms;	/* a read's deadline */
+	u32 write_expire_ms;	/* a write's deadline */
+	u32 writes_starved;	/* read batches before a write batch is due */
+	u32 fifo_batch;		/* requests per batch */
+};
+
+#define DL_DEFAULT_TUNABLES { 500, 5000, 2, 16 }
+
+/* Per-device state. */
+struct dl_state {
+	u64 next_pos[DL_NR_DIRS];	/* sector after the last dispatch */
+	u32 batching;			/* requests dispatched in this batch */
+	u32 starved;			/* read batches while writes waited */
+	u32 last_dir;
+};
+
+/* What the kernel's queues look like at dispatch time. */
+struct dl_view {
+	u32 nr[DL_NR_DIRS];
+	u64 oldest_wait_ns[DL_NR_DIRS];
+};
+
+enum dl_start { DL_START_AT_POS, DL_START_OLDEST };
+
+/* dl_state.batching before the first dispatch: no batch to continue. */
+#define DL_NO_BATCH 0xffffffffU
+
+struct dl_batch {
+	int dir;		/* -1: nothing to dispatch */
+	enum dl_start start;
+};
+
+static inline void dl_state_init(struct dl_state *s)
+{
+	s->next_pos[DL_READ] = 0;
+	s->next_pos[DL_WRITE] = 0;
+	s->batching = DL_NO_BATCH;
+	s->starved = 0;
+	s->last_dir = DL_WRITE;
+}
+
+static inline u64 dl_expire_ns(const struct deadline_tunables *t, int dir)
+{
+	return (u64)(dir == DL_READ ? t->read_expire_ms : t->write_expire_ms) *
+	       1000000ULL;
+}
+
+static inline bool dl_expired(const struct deadline_tunables *t,
+			      const struct dl_view *v, int dir)
+{
+	return v->nr[dir] && v->oldest_wait_ns[dir] >= dl_expire_ns(t, dir);
+}
+
+/* May the current batch go on? It still has to find a request at pos. */
+static inline bool dl_batch_continues(const struct dl_state *s,
+				      const struct deadline_tunables *t,
+				      const struct dl_view *v)
+{
+	return s->batching < t->fifo_batch && v->nr[s->last_dir];
+}
+
+/*
+ * Choose the direction and starting point of a new batch, accounting
+ * read batches that overtook waiting writes.
+ */
+static inline struct dl_batch dl_new_batch(struct dl_state *s,
+					   const struct deadline_tunables *t,
+					   const struct dl_view *v)
+{
+	struct dl_batch b = { .dir = -1, .start = DL_START_AT_POS };
+
+	if (v->nr[DL_READ]) {
+		if (v->nr[DL_WRITE] && s->starved++ >= t->writes_starved)
+			b.dir = DL_WRITE;
+		else
+			b.dir = DL_READ;
+	} else if (v->nr[DL_WRITE]) {
+		b.dir = DL_WRITE;
+	} else {
+		return b;
+	}
+	if (b.dir == DL_WRITE)
+		s->starved = 0;
+	if (dl_expired(t, v, b.dir))
+		b.start = DL_START_OLDEST;
+	return b;
+}
+
+/* A request of @dir ending at @end_sector was dispatched. */
+static inline void dl_dispatched(struct dl_state *s, int dir, u64 end_sector,
+				 bool new_batch)
+{
+	if (new_batch || (u32)dir != s->last_dir)
+		s->batching = 0;
+	s->batching++;
+	s->last_dir = dir;
+	s->next_pos[dir] = end_sector;
+}
+
+#endif /* UFQ_POLICY_DEADLINE_H */

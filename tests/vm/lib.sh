@@ -1,0 +1,143 @@
+# Helpers for VM tests (sourced by tests/vm/*.sh, which run as root in the VM).
+# shellcheck shell=bash
+set -euo pipefail
+
+UFQ_REPO=${UFQ_REPO:-$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)}
+UFQ_OUT=${UFQ_OUT:-/tmp}
+export PATH="$UFQ_REPO/tools/vm:$PATH"
+_nullb_made=()
+
+fail() {
+	echo "FAIL: $*" >&2
+	exit 1
+}
+skip() {
+	echo "SKIP: $*" >&2
+	exit 77
+}
+info() { echo "-- $*"; }
+
+assert_eq() { # what expected actual
+	[ "$2" = "$3" ] || fail "$1: expected $2, got $3"
+}
+assert_ge() { # what minimum actual
+	[ "$3" -ge "$2" ] || fail "$1: expected at least $2, got $3"
+}
+
+cleanup_nullb() {
+	local n
+	for n in "${_nullb_made[@]}"; do
+		nullb remove "$n" 2>/dev/null || true
+	done
+}
+
+# make_nullb NAME [PARAM=VALUE...]: create /dev/NAME, removed at exit.
+make_nullb() {
+	nullb create "$@" >/dev/null
+	_nullb_made+=("$1")
+}
+
+# set_sched DEV SCHED: select an elevator and check it took effect.
+set_sched() {
+	echo "$2" >"/sys/block/$1/queue/scheduler"
+	grep -q "\[$2\]" "/sys/block/$1/queue/scheduler" ||
+		fail "$1: scheduler is '$(cat "/sys/block/$1/queue/scheduler")' after selecting $2"
+}
+
+# ufq_stat DEV FIELD: one counter from the ufq elevator's stats attribute.
+ufq_stat() {
+	awk -v f="$2" '$1 == f { print $2 }' "/sys/block/$1/queue/iosched/stats"
+}
+
+# check_ufq_accounting DEV: the device is idle, so every request that
+# entered ufq must have left it, and every dispatched one completed.
+check_ufq_accounting() {
+	local ins req dis rqm cmp
+	ins=$(ufq_stat "$1" inserted)
+	req=$(ufq_stat "$1" requeued)
+	dis=$(ufq_stat "$1" dispatched)
+	rqm=$(ufq_stat "$1" rq_merged)
+	cmp=$(ufq_stat "$1" completed)
+	info "$1 ufq stats: inserted=$ins requeued=$req dispatched=$dis rq_merged=$rqm completed=$cmp"
+	assert_eq "$1: inserted + requeued (requests in)" "$((ins + req))" "$((dis + rqm))"
+	assert_eq "$1: completed vs dispatched" "$dis" "$cmp"
+}
+
+# run_fio JSON_OUT FIO_ARGS...: run fio, keep its JSON report, fail on error.
+run_fio() {
+	local out=$1
+	shift
+	fio --output-format=json --output="$out" "$@" ||
+		fail "fio exited with $? ($*)"
+}
+
+# fio_sum JSON JQ_EXPR: sum an expression over all jobs of a fio report.
+fio_sum() {
+	jq "[.jobs[] | $2] | add" "$1"
+}
+
+# ---- policies ------------------------------------------------------------
+
+UFQCTL=$UFQ_REPO/build/host/bin/ufqctl
+POLICIES=$UFQ_REPO/build/host/policies
+
+ufqctl() { "$UFQCTL" "$@"; }
+
+# Unload every policy ufqctl loaded, so that one test's leftovers cannot
+# affect the next.
+cleanup_policies() {
+	local p
+	for p in $("$UFQCTL" list 2>/dev/null); do
+		"$UFQCTL" unload "$p" >/dev/null 2>&1 || true
+	done
+}
+trap 'cleanup_policies; cleanup_nullb' EXIT
+
+iosched() { # DEV ATTR
+	cat "/sys/block/$1/queue/iosched/$2"
+}
+
+# assert_policy DEV NAME: NAME is the policy serving DEV.
+assert_policy() {
+	grep -q "\[$2\]" "/sys/block/$1/queue/iosched/policy" ||
+		fail "$1: expected policy $2, policy attribute shows '$(iosched "$1" policy)'"
+	assert_eq "$1 state" active "$(iosched "$1" state)"
+}
+
+# assert_fallback DEV KIND: DEV lost its policy for reason KIND.
+assert_fallback() {
+	local err
+	assert_eq "$1 state" fallback "$(iosched "$1" state)"
+	err=$(iosched "$1" last_error)
+	case "$err" in
+	"$2:"*) info "$1 last_error: $err" ;;
+	*) fail "$1: last_error should start with '$2:', is '$err'" ;;
+	esac
+}
+
+# wait_for DESCRIPTION SECONDS COMMAND...: poll until COMMAND succeeds.
+wait_for() {
+	local what=$1 secs=$2 i
+	shift 2
+	for ((i = 0; i < secs * 10; i++)); do
+		"$@" && return 0
+		sleep 0.1
+	done
+	fail "timed out after ${secs}s waiting for $what"
+}
+
+# fio_verify_job DEV JSON SIZE_MB [EXTRA_FIO_ARGS...]: random writes of 4k
+# blocks over SIZE_MB, then read back and checked; asserts zero errors and
+# that every block was written and verified.
+fio_verify_job() {
+	local dev=$1 json=$2 size_mb=$3 expected
+	shift 3
+	expected=$((size_mb * 256))
+	run_fio "$json" --name=verify --filename="/dev/$dev" --direct=1 \
+		--ioengine=libaio --iodepth=16 --rw=randwrite --bs=4k \
+		--size="${size_mb}M" --verify=crc32c --do_verify=1 --verify_fatal=1 \
+		--randrepeat=0 "$@"
+	assert_eq "fio errors" 0 "$(fio_sum "$json" '.error')"
+	assert_eq "4k writes completed" "$expected" "$(fio_sum "$json" '.write.total_ios')"
+	assert_eq "4k verify reads completed" "$expected" "$(fio_sum "$json" '.read.total_ios')"
+}

@@ -1,0 +1,87 @@
+#!/usr/bin/env bash
+# Build the ufq VM kernel: Debian's linux-source-6.12 plus kernel-patches/,
+# configured from tinyconfig plus kernel-patches/config/*.config.
+#
+# Usage: tools/kernel/build.sh [default|debug]
+#
+# The result (bzImage, vmlinux.h, .config) is cached under
+# $UFQ_CACHE_DIR/kernel/<variant>-<key>, where the key hashes the source
+# version, the patch series, the config fragments and this script. A cache
+# hit costs a few seconds; a miss rebuilds in build/ with ccache (whose cache
+# also lives under $UFQ_CACHE_DIR). The last line printed is the directory.
+set -euo pipefail
+
+variant=${1:-default}
+repo=$(cd "$(dirname "$0")/../.." && pwd)
+# shellcheck source=tools/versions.sh
+. "$repo/tools/versions.sh"
+# shellcheck source=tools/kernel/lib.sh
+. "$repo/tools/kernel/lib.sh"
+
+case "$variant" in
+default) fragments=(ufq.config) ;;
+debug) fragments=(ufq.config debug.config) ;;
+*) die "unknown kernel variant '$variant' (expected 'default' or 'debug')" ;;
+esac
+
+key=$(kernel_cache_key "${fragments[@]}")
+out="$UFQ_CACHE_DIR/kernel/$variant-$key"
+if [ -f "$out/complete" ]; then
+	touch "$out/complete"
+	log "kernel $variant cached: $out"
+	echo "$out"
+	exit 0
+fi
+
+kernel_tree_sync
+objdir="$repo/build/kbuild-$variant"
+mkdir -p "$objdir" "$UFQ_CACHE_DIR/ccache"
+
+export CCACHE_DIR="$UFQ_CACHE_DIR/ccache"
+export CCACHE_BASEDIR="$repo/build"
+export CCACHE_NOHASHDIR=true
+export CCACHE_SLOPPINESS=time_macros,include_file_mtime,include_file_ctime
+export CCACHE_MAXSIZE=${CCACHE_MAXSIZE:-5G}
+# Reproducible build metadata, so that unchanged objects hit ccache.
+export KBUILD_BUILD_USER=ufq KBUILD_BUILD_HOST=ufq
+export KBUILD_BUILD_TIMESTAMP="$(git -C "$KERNEL_TREE" log -1 --format=%cd)"
+kmake=(make -C "$KERNEL_TREE" O="$objdir" CC="ccache gcc" -j"$(($(nproc) + 1))")
+
+log "configuring kernel ($variant): tinyconfig + ${fragments[*]}"
+"${kmake[@]}" -s tinyconfig >/dev/null
+frag_paths=()
+for f in "${fragments[@]}"; do frag_paths+=("$repo/kernel-patches/config/$f"); done
+(cd "$objdir" && "$KERNEL_TREE/scripts/kconfig/merge_config.sh" -m -O "$objdir" \
+	"$objdir/.config" "${frag_paths[@]}" >/dev/null)
+"${kmake[@]}" -s olddefconfig >/dev/null
+# Every option a fragment sets must have survived olddefconfig, or the
+# fragment asks for something this kernel cannot give.
+missing=$(cat "${frag_paths[@]}" | grep -E '^CONFIG_[A-Z0-9_]+=' | while read -r line; do
+	opt=${line%%=*} val=${line#*=}
+	if [ "$val" = n ]; then
+		grep -q "^$opt=" "$objdir/.config" && echo "$line"
+	else
+		grep -qx "$line" "$objdir/.config" || echo "$line"
+	fi
+done || true)
+[ -z "$missing" ] || die "kernel config options did not take effect (unmet dependencies?): $(echo $missing)"
+
+log "building bzImage ($variant); from scratch this takes about 10 minutes"
+start=$(date +%s)
+if ! "${kmake[@]}" bzImage >"$objdir/build.log" 2>&1; then
+	grep -E 'error|Error' "$objdir/build.log" | head -20 >&2
+	die "kernel build failed; full log: $objdir/build.log"
+fi
+log "kernel built in $(($(date +%s) - start)) s"
+
+tmp="$out.tmp.$$"
+rm -rf "$tmp"
+mkdir -p "$tmp"
+cp "$objdir/arch/x86/boot/bzImage" "$objdir/.config" "$tmp/"
+bpftool btf dump file "$objdir/vmlinux" format c >"$tmp/vmlinux.h"
+git -C "$KERNEL_TREE" log --oneline "$KERNEL_BASE_TAG..HEAD" >"$tmp/patches.txt"
+touch "$tmp/complete"
+rm -rf "$out"
+mv "$tmp" "$out"
+kernel_cache_prune "$variant"
+echo "$out"
