@@ -26,8 +26,6 @@ struct {
 	__type(value, struct dl_state);
 } dl_devices SEC(".maps");
 
-static const struct deadline_tunables dl_defaults = DL_DEFAULT_TUNABLES;
-
 static struct deadline_tunables *tunables(void)
 {
 	u32 zero = 0;
@@ -43,7 +41,7 @@ s32 UFQ_OP(deadline_init_dev, struct ufq_sched *sched)
 
 	/* A zero fifo_batch is not a valid setting: the map is fresh. */
 	if (t && !t->fifo_batch)
-		*t = dl_defaults;
+		dl_tunables_default(t);
 	dl_state_init(&st);
 	return bpf_map_update_elem(&dl_devices, &dev, &st, BPF_ANY);
 }
@@ -78,15 +76,15 @@ void UFQ_OP(deadline_dispatch, struct ufq_sched *sched)
 		ufq_abort(sched, "deadline: no state for the device");
 		return;
 	}
-	for (dir = 0; dir < DL_NR_DIRS; dir++) {
-		v.nr[dir] = ufq_queue_nr(sched, DL_QUEUE(dir));
-		v.oldest_wait_ns[dir] = ufq_queue_oldest_wait_ns(sched, DL_QUEUE(dir));
-	}
+	v.nr[DL_READ] = ufq_queue_nr(sched, DL_QUEUE(DL_READ));
+	v.nr[DL_WRITE] = ufq_queue_nr(sched, DL_QUEUE(DL_WRITE));
+	v.oldest_wait_ns[DL_READ] = ufq_queue_oldest_wait_ns(sched, DL_QUEUE(DL_READ));
+	v.oldest_wait_ns[DL_WRITE] = ufq_queue_oldest_wait_ns(sched, DL_QUEUE(DL_WRITE));
 
 	/* Go on with the current batch if a request lies ahead of it. */
 	if (dl_batch_continues(st, t, &v)) {
-		dir = st->last_dir & 1;
-		if (ufq_dispatch_from(sched, DL_QUEUE(dir), st->next_pos[dir])) {
+		dir = dl_dir(st->last_dir);
+		if (ufq_dispatch_from(sched, DL_QUEUE(dir), dl_next_pos(st, dir))) {
 			dl_dispatched(st, dir, sched->last_end_sector, false);
 			return;
 		}
@@ -95,10 +93,10 @@ void UFQ_OP(deadline_dispatch, struct ufq_sched *sched)
 	b = dl_new_batch(st, t, &v);
 	if (b.dir < 0)
 		return;
-	dir = b.dir & 1;
+	dir = dl_dir(b.dir);
 	ok = false;
 	if (b.start == DL_START_AT_POS)
-		ok = ufq_dispatch_from(sched, DL_QUEUE(dir), st->next_pos[dir]);
+		ok = ufq_dispatch_from(sched, DL_QUEUE(dir), dl_next_pos(st, dir));
 	/* Expired, or nothing beyond the last position: oldest first. */
 	if (!ok)
 		ok = ufq_dispatch_oldest(sched, DL_QUEUE(dir));

@@ -22,15 +22,22 @@ enum dl_dir { DL_READ = 0, DL_WRITE = 1, DL_NR_DIRS = 2 };
 /* Queue numbers used in the kernel: one per direction. */
 #define DL_QUEUE(dir) ((u32)(dir))
 
-/* Tunables, with mq-deadline's defaults and units. */
+/* Tunables, in mq-deadline's units. */
 struct deadline_tunables {
 	u32 read_expire_ms;	/* a read's deadline */
 	u32 write_expire_ms;	/* a write's deadline */
 	u32 writes_starved;	/* read batches before a write batch is due */
-	u32 fifo_batch;		/* requests per batch */
+	u32 fifo_batch;		/* requests per batch, at least 1 */
 };
 
-#define DL_DEFAULT_TUNABLES { 500, 5000, 2, 16 }
+/* mq-deadline's defaults. */
+static inline void dl_tunables_default(struct deadline_tunables *t)
+{
+	t->read_expire_ms = 500;
+	t->write_expire_ms = 5000;
+	t->writes_starved = 2;
+	t->fifo_batch = 16;
+}
 
 /* Per-device state. */
 struct dl_state {
@@ -56,6 +63,26 @@ struct dl_batch {
 	enum dl_start start;
 };
 
+/* A direction as an index the BPF verifier can bound. */
+static inline int dl_dir(u32 dir)
+{
+	return dir == DL_WRITE ? DL_WRITE : DL_READ;
+}
+
+/*
+ * Per-direction fields are read and written with constant indices: clang
+ * may turn a variable index into arithmetic the verifier refuses.
+ */
+static inline u32 dl_nr(const struct dl_view *v, int dir)
+{
+	return dir == DL_WRITE ? v->nr[DL_WRITE] : v->nr[DL_READ];
+}
+
+static inline u64 dl_next_pos(const struct dl_state *s, int dir)
+{
+	return dir == DL_WRITE ? s->next_pos[DL_WRITE] : s->next_pos[DL_READ];
+}
+
 static inline void dl_state_init(struct dl_state *s)
 {
 	s->next_pos[DL_READ] = 0;
@@ -74,7 +101,10 @@ static inline u64 dl_expire_ns(const struct deadline_tunables *t, int dir)
 static inline bool dl_expired(const struct deadline_tunables *t,
 			      const struct dl_view *v, int dir)
 {
-	return v->nr[dir] && v->oldest_wait_ns[dir] >= dl_expire_ns(t, dir);
+	u64 wait = dir == DL_WRITE ? v->oldest_wait_ns[DL_WRITE] :
+				     v->oldest_wait_ns[DL_READ];
+
+	return dl_nr(v, dir) && wait >= dl_expire_ns(t, dir);
 }
 
 /* May the current batch go on? It still has to find a request at pos. */
@@ -82,7 +112,7 @@ static inline bool dl_batch_continues(const struct dl_state *s,
 				      const struct deadline_tunables *t,
 				      const struct dl_view *v)
 {
-	return s->batching < t->fifo_batch && v->nr[s->last_dir];
+	return s->batching < t->fifo_batch && dl_nr(v, dl_dir(s->last_dir));
 }
 
 /*
@@ -116,11 +146,15 @@ static inline struct dl_batch dl_new_batch(struct dl_state *s,
 static inline void dl_dispatched(struct dl_state *s, int dir, u64 end_sector,
 				 bool new_batch)
 {
+	dir = dl_dir(dir);
 	if (new_batch || (u32)dir != s->last_dir)
 		s->batching = 0;
 	s->batching++;
 	s->last_dir = dir;
-	s->next_pos[dir] = end_sector;
+	if (dir == DL_WRITE)
+		s->next_pos[DL_WRITE] = end_sector;
+	else
+		s->next_pos[DL_READ] = end_sector;
 }
 
 #endif /* UFQ_POLICY_DEADLINE_H */

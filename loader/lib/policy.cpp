@@ -40,9 +40,16 @@ std::string& libbpf_log() {
 int capture_libbpf(enum libbpf_print_level level, const char* fmt, va_list args) {
     if (level == LIBBPF_DEBUG)
         return 0;
-    char buf[4096];
-    int n = vsnprintf(buf, sizeof(buf), fmt, args);
-    libbpf_log() += buf;
+    va_list copy;
+    va_copy(copy, args);
+    const int n = vsnprintf(nullptr, 0, fmt, copy);
+    va_end(copy);
+    if (n <= 0)
+        return n;
+    std::string text(static_cast<size_t>(n) + 1, '\0');
+    vsnprintf(text.data(), text.size(), fmt, args);
+    text.resize(static_cast<size_t>(n));
+    libbpf_log() += text;
     return n;
 }
 

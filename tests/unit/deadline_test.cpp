@@ -8,11 +8,14 @@ namespace {
 constexpr u64 kMs = 1000000;
 
 struct DeadlineTest : testing::Test {
-    deadline_tunables t = DL_DEFAULT_TUNABLES;
+    deadline_tunables t{};
     dl_state s{};
     dl_view v{};
 
-    void SetUp() override { dl_state_init(&s); }
+    void SetUp() override {
+        dl_tunables_default(&t);
+        dl_state_init(&s);
+    }
 
     // Dispatch one request the way deadline.bpf.c does, given whether a request lies at or
     // after the batch position; returns the direction dispatched, -1 for none.

@@ -12,7 +12,7 @@ expected=$((size_mb * 1024 * 1024 / bs))
 json=$UFQ_OUT/020-fio.json
 run_fio "$json" --name=verify --filename=/dev/ufqt1 --direct=1 \
 	--ioengine=libaio --iodepth=16 --rw=randwrite --bs=$bs --size=${size_mb}M \
-	--verify=crc32c --do_verify=1 --verify_fatal=1 --randrepeat=0
+	--verify=crc32c --do_verify=1 --verify_fatal=1 --randrepeat=0 --verify_state_save=0
 
 errors=$(fio_sum "$json" '.error')
 writes=$(fio_sum "$json" '.write.total_ios')

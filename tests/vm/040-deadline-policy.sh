@@ -14,7 +14,12 @@ assert_eq "read_expire_ms" 500 "$(jq '.[0].formatted.value.read_expire_ms' <<<"$
 assert_eq "writes_starved" 2 "$(jq '.[0].formatted.value.writes_starved' <<<"$dump")"
 assert_eq "fifo_batch" 16 "$(jq '.[0].formatted.value.fifo_batch' <<<"$dump")"
 
-fio_verify_job ufqp1 "$UFQ_OUT/040-a.json" 32 --rw=randrw --rwmixread=50
+# Verified writes on the first 32 MiB while a reader works on the rest.
+reader=(--name=reader --filename=/dev/ufqp1 --direct=1 --ioengine=libaio
+	--iodepth=8 --rw=randread --bs=4k --offset=128M --size=64M)
+fio_verify_job ufqp1 "$UFQ_OUT/040-a.json" 32 "${reader[@]}"
+assert_ge "reads by the reader" 1 \
+	"$(jq '.jobs[] | select(.jobname == "reader") | .read.total_ios' "$UFQ_OUT/040-a.json")"
 check_ufq_accounting ufqp1
 
 # fifo_batch=1, writes_starved=0: still correct, just scheduled differently.
@@ -22,6 +27,6 @@ bpftool map update pinned "$map" key 0 0 0 0 value \
 	0xf4 0x01 0 0  0x88 0x13 0 0  0 0 0 0  1 0 0 0
 assert_eq "fifo_batch after update" 1 \
 	"$(bpftool -j map dump pinned "$map" | jq '.[0].formatted.value.fifo_batch')"
-fio_verify_job ufqp1 "$UFQ_OUT/040-b.json" 16 --rw=randrw --rwmixread=70
+fio_verify_job ufqp1 "$UFQ_OUT/040-b.json" 16 "${reader[@]}"
 check_ufq_accounting ufqp1
 assert_policy ufqp1 deadline

@@ -127,8 +127,9 @@ wait_for() {
 }
 
 # fio_verify_job DEV JSON SIZE_MB [EXTRA_FIO_ARGS...]: random writes of 4k
-# blocks over SIZE_MB, then read back and checked; asserts zero errors and
-# that every block was written and verified.
+# blocks over the first SIZE_MB, then read back and checked; asserts zero
+# errors and that every block was written and verified. Extra arguments may
+# change the job or add jobs (--name=...) that run alongside it.
 fio_verify_job() {
 	local dev=$1 json=$2 size_mb=$3 expected
 	shift 3
@@ -136,8 +137,10 @@ fio_verify_job() {
 	run_fio "$json" --name=verify --filename="/dev/$dev" --direct=1 \
 		--ioengine=libaio --iodepth=16 --rw=randwrite --bs=4k \
 		--size="${size_mb}M" --verify=crc32c --do_verify=1 --verify_fatal=1 \
-		--randrepeat=0 "$@"
+		--randrepeat=0 --verify_state_save=0 "$@"
 	assert_eq "fio errors" 0 "$(fio_sum "$json" '.error')"
-	assert_eq "4k writes completed" "$expected" "$(fio_sum "$json" '.write.total_ios')"
-	assert_eq "4k verify reads completed" "$expected" "$(fio_sum "$json" '.read.total_ios')"
+	assert_eq "4k writes completed" "$expected" \
+		"$(jq '.jobs[] | select(.jobname == "verify") | .write.total_ios' "$json")"
+	assert_eq "4k verify reads completed" "$expected" \
+		"$(jq '.jobs[] | select(.jobname == "verify") | .read.total_ios' "$json")"
 }
