@@ -1,7 +1,8 @@
 # ufq: programmable I/O scheduling for Linux.
 #
 #   make demo            boot the VM and run fio through ufq (start here)
-#   make test            host unit tests + VM tests, "N passed, N failed"
+#   make test            host unit tests + VM tests (also on a lockdep kernel),
+#                        ending in "N passed, N failed"
 #   make deps            install what the project needs (Debian 12, root)
 #   make kernel          build (or fetch from cache) the patched VM kernel
 #   make kernel-debug    the same kernel with lockdep and debug checks
@@ -36,9 +37,10 @@ kernel-patches:
 
 build: kernel
 	@cmake -S $(REPO) -B $(HOSTBUILD) -DUFQ_VMLINUX_H=$(KERNEL_LINK)/vmlinux.h >/dev/null
-	@cmake --build $(HOSTBUILD) -j$$(nproc)
+	@cmake --build $(HOSTBUILD) -j$$(nproc) -- --no-print-directory
 
 test: build
+	@[ "$${UFQ_SKIP_LOCKDEP:-0}" = 1 ] || $(MAKE) --no-print-directory kernel-debug
 	@bash tools/test.sh
 
 demo: build

@@ -3,11 +3,11 @@
 # boot of the ufq kernel. Ends with one line "N passed, N failed".
 #
 # Environment: UFQ_VM_TESTS="010-ufq-listed.sh ..." runs only those VM tests;
-# UFQ_SKIP_VM=1 runs the host tests only.
+# UFQ_SKIP_LOCKDEP=1 skips the lockdep kernel; UFQ_SKIP_VM=1 runs the host
+# tests only.
 set -uo pipefail
 repo=$(cd "$(dirname "$0")/.." && pwd)
 hostbuild=$repo/build/host
-vmout=$repo/build/vm-out/test
 passed=0 failed=0 skipped=0
 
 echo "== host unit tests"
@@ -26,29 +26,44 @@ else
 fi
 rm -f "$ctest_log"
 
-if [ "${UFQ_SKIP_VM:-0}" != 1 ]; then
-	echo "== VM tests"
-	rm -rf "$vmout"
-	mkdir -p "$vmout"
-	# shellcheck disable=SC2086
-	"$repo/tools/vm/run" --out "$vmout" --timeout "${UFQ_VM_TIMEOUT:-2400}" -- \
-		tests/vm/run-suite ${UFQ_VM_TESTS:-}
+# run_vm_suite LABEL KERNEL TESTS...: one VM boot running the given VM tests
+# (all of tests/vm when none are given); adds to the totals.
+run_vm_suite() {
+	local label=$1 kernel=$2 out=$repo/build/vm-out/$1 vm_rc planned p f s missing
+	shift 2
+	echo "== VM tests ($label kernel)"
+	rm -rf "$out"
+	mkdir -p "$out"
+	"$repo/tools/vm/run" --kernel "$kernel" --out "$out" \
+		--timeout "${UFQ_VM_TIMEOUT:-2400}" -- tests/vm/run-suite "$@"
 	vm_rc=$?
-	planned=$(cat "$vmout/planned.txt" 2>/dev/null | wc -l)
-	p=$(grep -c '^PASS' "$vmout/results.txt" 2>/dev/null)
-	f=$(grep -c '^FAIL' "$vmout/results.txt" 2>/dev/null)
-	s=$(grep -c '^SKIP' "$vmout/results.txt" 2>/dev/null)
+	planned=$(cat "$out/planned.txt" 2>/dev/null | wc -l)
+	p=$(grep -c '^PASS' "$out/results.txt" 2>/dev/null)
+	f=$(grep -c '^FAIL' "$out/results.txt" 2>/dev/null)
+	s=$(grep -c '^SKIP' "$out/results.txt" 2>/dev/null)
 	missing=$((planned - ${p:-0} - ${f:-0} - ${s:-0}))
 	if [ "$planned" -eq 0 ]; then
-		echo "VM tests: the suite did not start (exit $vm_rc)" >&2
+		echo "VM tests ($label): the suite did not start (exit $vm_rc)" >&2
 		missing=1
 	elif [ "$missing" -gt 0 ]; then
-		echo "VM tests: $missing tests did not report (VM exit $vm_rc); counted as failed" >&2
+		echo "VM tests ($label): $missing tests did not report (VM exit $vm_rc); counted as failed" >&2
 	fi
 	passed=$((passed + ${p:-0}))
 	failed=$((failed + ${f:-0} + missing))
 	skipped=$((skipped + ${s:-0}))
-	[ -s "$vmout/dmesg.txt" ] && echo "guest kernel log: $vmout/dmesg.txt"
+	[ -s "$out/dmesg.txt" ] && echo "guest kernel log: $out/dmesg.txt"
+}
+
+if [ "${UFQ_SKIP_VM:-0}" != 1 ]; then
+	# shellcheck disable=SC2086
+	run_vm_suite default "$repo/build/kernel-default" ${UFQ_VM_TESTS:-}
+	# Insert, dispatch, live swap and fallback under load again, on a
+	# kernel with lockdep and sleep-in-atomic checks: run-suite fails a
+	# test on any warning, BUG or lockdep report.
+	if [ "${UFQ_SKIP_LOCKDEP:-0}" != 1 ]; then
+		run_vm_suite lockdep "$repo/build/kernel-debug" \
+			050-fallback.sh 060-live-swap.sh
+	fi
 fi
 
 if [ "$skipped" -gt 0 ]; then

@@ -1,0 +1,84 @@
+// swap_loop: stress live policy changes for the VM tests.
+//
+//   swap_loop LINK_PIN OBJECT DEV POLICY_A POLICY_B INTERVAL_MS DURATION_S
+//
+// Loads OBJECT twice (two struct_ops maps of the same policy) and, every INTERVAL_MS for
+// DURATION_S, replaces the programs behind the pinned struct_ops link LINK_PIN with the other
+// copy (bpf_link_update) and moves DEV between POLICY_A and POLICY_B through its iosched/policy
+// attribute. Prints "swaps N rebinds M"; exits non-zero on the first failure.
+#include <bpf/libbpf.h>
+
+#include <chrono>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <fstream>
+#include <string>
+#include <thread>
+
+namespace {
+
+bpf_map* load_policy_map(const char* path) {
+    bpf_object* obj = bpf_object__open_file(path, nullptr);
+    if (!obj || bpf_object__load(obj) != 0) {
+        std::fprintf(stderr, "swap_loop: cannot load %s: %s\n", path, std::strerror(errno));
+        std::exit(1);
+    }
+    bpf_map* map = nullptr;
+    bpf_object__for_each_map(map, obj) {
+        if (bpf_map__type(map) == BPF_MAP_TYPE_STRUCT_OPS)
+            return map; // the object stays open for the life of the process
+    }
+    std::fprintf(stderr, "swap_loop: %s has no struct_ops map\n", path);
+    std::exit(1);
+}
+
+bool write_policy(const std::string& attr, const char* name) {
+    std::ofstream out(attr);
+    out << name;
+    out.flush();
+    return static_cast<bool>(out);
+}
+
+} // namespace
+
+int main(int argc, char** argv) {
+    if (argc != 8) {
+        std::fprintf(stderr, "usage: swap_loop LINK_PIN OBJECT DEV POLICY_A POLICY_B "
+                             "INTERVAL_MS DURATION_S\n");
+        return 2;
+    }
+    const char* policies[2] = {argv[4], argv[5]};
+    const auto interval = std::chrono::milliseconds(std::atoi(argv[6]));
+    const auto duration = std::chrono::seconds(std::atoi(argv[7]));
+    const std::string attr = std::string("/sys/block/") + argv[3] + "/queue/iosched/policy";
+
+    bpf_map* copies[2] = {load_policy_map(argv[2]), load_policy_map(argv[2])};
+    bpf_link* link = bpf_link__open(argv[1]);
+    if (!link) {
+        std::fprintf(stderr, "swap_loop: cannot open link %s: %s\n", argv[1],
+                     std::strerror(errno));
+        return 1;
+    }
+    bpf_link__disconnect(link); // never detach the pinned link
+
+    long swaps = 0, rebinds = 0;
+    const auto end = std::chrono::steady_clock::now() + duration;
+    while (std::chrono::steady_clock::now() < end) {
+        if (bpf_link__update_map(link, copies[swaps % 2]) != 0) {
+            std::fprintf(stderr, "swap_loop: link update %ld failed: %s\n", swaps,
+                         std::strerror(errno));
+            return 1;
+        }
+        ++swaps;
+        if (!write_policy(attr, policies[rebinds % 2])) {
+            std::fprintf(stderr, "swap_loop: cannot bind %s to %s\n", argv[3],
+                         policies[rebinds % 2]);
+            return 1;
+        }
+        ++rebinds;
+        std::this_thread::sleep_for(interval);
+    }
+    std::printf("swaps %ld rebinds %ld\n", swaps, rebinds);
+    return 0;
+}

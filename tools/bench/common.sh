@@ -1,0 +1,82 @@
+# Shared by tools/bench/run (host) and tools/bench/guest (VM): the
+# schedulers, scenarios and workloads of the benchmark.
+# shellcheck shell=bash
+
+BENCH_REPO=${BENCH_REPO:-$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)}
+BENCH_UFQCTL=$BENCH_REPO/build/host/bin/ufqctl
+BENCH_POLICY_OBJS=$BENCH_REPO/build/host/policies
+
+BENCH_INKERNEL=(none mq-deadline kyber bfq)
+BENCH_SCENARIOS=(overhead contention tenants)
+
+# The contention/tenants device: a device-bound null_blk, ~4000 IOPS at most.
+BENCH_SLOW_DEPTH=4
+BENCH_SLOW_COMPLETION_NS=1000000
+BENCH_SLOW_PARAMS="size=1024 irqmode=2 completion_nsec=$BENCH_SLOW_COMPLETION_NS hw_queue_depth=$BENCH_SLOW_DEPTH submit_queues=1"
+# The overhead device: null_blk defaults (completes at once, in softirq).
+BENCH_FAST_PARAMS="size=1024 submit_queues=2"
+# io.latency target of the latency-critical tenant, microseconds.
+BENCH_IOLAT_TARGET_US=2000
+
+# Overhead workloads: NAME and fio arguments; the quick mode runs the
+# ones marked quick=1.
+BENCH_OVERHEAD_JOBS=(
+	"randread-4k-qd32|1|--rw=randread --bs=4k --iodepth=32"
+	"randwrite-4k-qd32|0|--rw=randwrite --bs=4k --iodepth=32"
+	"seqread-128k-qd8|0|--rw=read --bs=128k --iodepth=8"
+	"seqwrite-128k-qd8|0|--rw=write --bs=128k --iodepth=8"
+	"randrw70-4k-qd8|1|--rw=randrw --rwmixread=70 --bs=4k --iodepth=8 --unified_rw_reporting=mixed"
+)
+
+# The policies worth benchmarking: built objects whose source is one of the
+# repository's shipped policies (policies/*.bpf.c); test policies live
+# elsewhere and are skipped.
+bench_policies() {
+	local src name
+	for src in "$BENCH_REPO"/policies/*.bpf.c; do
+		[ -e "$src" ] || continue
+		name=$(basename "$src" .bpf.c)
+		[ -f "$BENCH_POLICY_OBJS/$name.bpf.o" ] && echo "$name"
+	done
+}
+
+# The default scheduler list, one per line: the in-kernel ones, ufq without
+# a policy, and ufq:POLICY for each shipped policy (when ufqctl is built).
+bench_default_scheds() {
+	printf '%s\n' "${BENCH_INKERNEL[@]}" ufq
+	[ -x "$BENCH_UFQCTL" ] || return 0
+	bench_policies | sed 's/^/ufq:/'
+}
+
+# bench_check_sched NAME: empty output when NAME is a scheduler the
+# benchmark knows, otherwise the reason why not.
+bench_check_sched() {
+	case "$1" in
+	none | mq-deadline | kyber | bfq | ufq) ;;
+	ufq:*)
+		if [ ! -x "$BENCH_UFQCTL" ]; then
+			echo "$1: ufqctl is not built ($BENCH_UFQCTL)"
+		elif ! bench_policies | grep -qx "${1#ufq:}"; then
+			echo "$1: no policy '${1#ufq:}' (shipped and built: $(bench_policies | tr '\n' ' '))"
+		fi
+		;;
+	*) echo "$1: unknown scheduler (none, mq-deadline, kyber, bfq, ufq, ufq:POLICY)" ;;
+	esac
+}
+
+bench_check_scenario() {
+	case "$1" in
+	overhead | contention | tenants) ;;
+	*) echo "$1: unknown scenario (overhead, contention, tenants)" ;;
+	esac
+}
+
+# A python3 with the standard library (and, on the host, matplotlib):
+# Debian's, not whatever a version manager puts first in PATH.
+bench_python() {
+	local p
+	for p in /usr/bin/python3 "$(command -v python3 2>/dev/null)"; do
+		[ -n "$p" ] && [ -x "$p" ] && { echo "$p"; return 0; }
+	done
+	return 1
+}

@@ -1,0 +1,242 @@
+#!/usr/bin/env python3
+"""Write summary.md for a benchmark result directory.
+
+Usage: summarize.py DIR
+
+Reads DIR/summary.csv (and meta.txt, notes.txt, *.png when present) and
+writes DIR/summary.md: an overview, the notes, and per (scenario, job,
+scheduler) medians over the repetitions, min-max, and ratios to `none` and
+to the best in-kernel scheduler. Standard library only (runs in the VM).
+"""
+import csv
+import os
+import statistics
+import sys
+
+INKERNEL = ["none", "mq-deadline", "kyber", "bfq"]
+SCENARIOS = ["overhead", "contention", "tenants", "tenants-bfq-weight", "tenants-io.latency"]
+METRICS = ["iops", "bw_kib", "lat_mean_us", "lat_p50_us", "lat_p99_us", "lat_p999_us"]
+CHARTS = [
+    ("iops.png", "IOPS per workload on the default null_blk (overhead scenario)"),
+    ("contention-latency.png", "Read tail latency against a write flood (contention scenario)"),
+    ("tenants.png", "Tenants: latency-critical reader and best-effort throughput"),
+]
+
+
+def sched_key(s):
+    order = INKERNEL + ["ufq"]
+    return (order.index(s), "") if s in order else (len(order), s)
+
+
+def scen_key(s):
+    return (SCENARIOS.index(s), "") if s in SCENARIOS else (len(SCENARIOS), s)
+
+
+def read_kv(path):
+    kv = {}
+    if os.path.exists(path):
+        with open(path) as f:
+            for line in f:
+                if "=" in line:
+                    k, v = line.rstrip("\n").split("=", 1)
+                    kv[k] = v
+    return kv
+
+
+def load(path):
+    """{(scenario, job): {scheduler: {metric: [values by repetition]}}}"""
+    data = {}
+    with open(path) as f:
+        for row in csv.DictReader(f):
+            d = data.setdefault((row["scenario"], row["job"]), {}).setdefault(row["scheduler"], {})
+            for m in METRICS:
+                if row.get(m) not in (None, ""):
+                    d.setdefault(m, []).append(float(row[m]))
+    return data
+
+
+def med(d, s, m):
+    v = d.get(s, {}).get(m)
+    return statistics.median(v) if v else None
+
+
+def fmt_iops(v):
+    if v is None:
+        return "—"
+    return f"{v / 1000:.1f}k" if v >= 10000 else f"{v:.0f}"
+
+
+def fmt_us(v):
+    if v is None:
+        return "—"
+    return f"{v:.0f}" if v >= 100 else f"{v:.1f}"
+
+
+def fmt_ms(v):
+    return "—" if v is None else f"{v / 1000:.2f}"
+
+
+def fmt_ratio(a, b):
+    return "—" if a is None or not b else f"{a / b:.2f}"
+
+
+def fmt_range(vals, f):
+    if not vals:
+        return "—"
+    lo, hi = min(vals), max(vals)
+    return f(lo) if len(vals) == 1 else f"{f(lo)}–{f(hi)}"
+
+
+def best_inkernel(d, m, higher):
+    cands = [(med(d, s, m), s) for s in INKERNEL if med(d, s, m) is not None]
+    if not cands:
+        return None, None
+    v, s = (max if higher else min)(cands)
+    return s, v
+
+
+def tenant_config(scenario, sched, meta):
+    if scenario == "tenants":
+        return sched
+    if scenario == "tenants-bfq-weight":
+        return f"{sched} + bfq weights 1000/100/100"
+    if scenario == "tenants-io.latency":
+        t = meta.get("iolatency_target_us", "?")
+        return f"{sched} + io.latency {t} µs"
+    return f"{sched} ({scenario})"
+
+
+def main():
+    if len(sys.argv) != 2:
+        print(__doc__, file=sys.stderr)
+        return 2
+    out = sys.argv[1]
+    meta = read_kv(os.path.join(out, "meta.txt"))
+    data = load(os.path.join(out, "summary.csv"))
+    scheds = sorted({s for v in data.values() for s in v}, key=sched_key)
+    L = []
+    w = L.append
+
+    w("# ufq benchmark results\n")
+    if meta:
+        w(f"Run {meta.get('date', '?')}, {meta.get('mode', '?')} mode, "
+          f"{meta.get('reps', '?')} repetition(s); the scheduler order rotates between "
+          f"repetitions. Kernel {meta.get('kernel', '?')}, {meta.get('cpus', '?')} vCPUs "
+          f"({meta.get('cpu_model', '?')}), {meta.get('mem_mib', '?')} MiB; {meta.get('fio', 'fio')}.\n")
+        w(f"- overhead device: {meta.get('fast_dev', '?')} (other parameters default: "
+          f"completes at once); runs of {meta.get('runtime_fast', '?')}")
+        w(f"- contention and tenants device: {meta.get('slow_dev', '?')}, capacity "
+          f"{meta.get('slow_cap_iops', '?')} IOPS; runs of {meta.get('runtime_slow', '?')}")
+        w("- fio: libaio, O_DIRECT, time_based; latency is fio's total latency "
+          "(submission to completion).\n")
+    w("Values are medians over the repetitions; min–max is the spread across them. "
+      "**IOPS: higher is better. Latency: lower is better.** ×none = median ÷ none's median; "
+      "×best = median ÷ the best in-kernel scheduler's median (of none, mq-deadline, kyber, "
+      "bfq: the highest IOPS, the lowest latency), so ×best < 1 for IOPS and ×best > 1 for "
+      "latency mean worse than the best in-kernel scheduler.\n")
+
+    charts = [(f, t) for f, t in CHARTS if os.path.exists(os.path.join(out, f))]
+    if charts:
+        w("## Charts\n")
+        for f, t in charts:
+            w(f"![{t}]({f})\n")
+
+    w("## Overview\n")
+    # Overhead: IOPS per workload.
+    jobs = [j for (sc, j) in data if sc == "overhead"]  # in the order they ran
+    if jobs:
+        w("### Overhead: IOPS, median (×none)\n")
+        w("| scheduler | " + " | ".join(jobs) + " |")
+        w("|---" * (len(jobs) + 1) + "|")
+        for s in scheds:
+            cells = []
+            for j in jobs:
+                d = data[("overhead", j)]
+                v = med(d, s, "iops")
+                cells.append("—" if v is None else f"{fmt_iops(v)} ({fmt_ratio(v, med(d, 'none', 'iops'))})")
+            w(f"| {s} | " + " | ".join(cells) + " |")
+        w("")
+    # Contention.
+    rd, wr = data.get(("contention", "read-4k-qd2")), data.get(("contention", "write-64k-qd32"))
+    if rd:
+        w("### Contention: 4k reader (QD2) against a 64k write flood (QD32)\n")
+        w("| scheduler | reader IOPS | reader p50 ms | reader p99 ms | reader p99.9 ms | writer IOPS | total IOPS |")
+        w("|---|---|---|---|---|---|---|")
+        for s in scheds:
+            if s not in rd:
+                continue
+            ri, wi = med(rd, s, "iops"), med(wr or {}, s, "iops")
+            tot = (ri or 0) + (wi or 0)
+            w(f"| {s} | {fmt_iops(ri)} | {fmt_ms(med(rd, s, 'lat_p50_us'))} | "
+              f"{fmt_ms(med(rd, s, 'lat_p99_us'))} | {fmt_ms(med(rd, s, 'lat_p999_us'))} | "
+              f"{fmt_iops(wi)} | {fmt_iops(tot)} |")
+        w(f"\nThe device can do {meta.get('slow_cap_iops', '?')} IOPS; a total well below it "
+          "means the scheduler (or the emulated CPU) held the device back.\n")
+    # Tenants.
+    tscen = sorted([sc for sc in {sc for (sc, _) in data} if sc.startswith("tenants")], key=scen_key)
+    if tscen:
+        w("### Tenants: three cgroups on the device-bound null_blk\n")
+        w("| configuration | critical reader IOPS | critical p99 ms | critical p99.9 ms | "
+          "best-effort writer IOPS | best-effort reader IOPS | total IOPS |")
+        w("|---|---|---|---|---|---|---|")
+        for sc in tscen:
+            c = data.get((sc, "crit-read-4k-qd2"), {})
+            b1 = data.get((sc, "be-write-64k-qd16"), {})
+            b2 = data.get((sc, "be-read-64k-qd16"), {})
+            for s in scheds:
+                if s not in c:
+                    continue
+                vals = [med(c, s, "iops"), med(b1, s, "iops"), med(b2, s, "iops")]
+                w(f"| {tenant_config(sc, s, meta)} | {fmt_iops(vals[0])} | "
+                  f"{fmt_ms(med(c, s, 'lat_p99_us'))} | {fmt_ms(med(c, s, 'lat_p999_us'))} | "
+                  f"{fmt_iops(vals[1])} | {fmt_iops(vals[2])} | "
+                  f"{fmt_iops(sum(v or 0 for v in vals))} |")
+        w("")
+
+    notes_path = os.path.join(out, "notes.txt")
+    notes = []
+    if os.path.exists(notes_path):
+        with open(notes_path) as f:
+            notes = [n.strip() for n in f if n.strip()]
+    w("## Notes\n")
+    if notes:
+        for n in dict.fromkeys(notes):
+            w(f"- {n}")
+    else:
+        w("None: every run was done, and every device-bound run kept the device within 10% "
+          "of its capacity.")
+    w("")
+
+    w("## Details\n")
+    for key in sorted(data, key=lambda k: (scen_key(k[0]), list(data).index(k))):
+        sc, j = key
+        d = data[key]
+        bi_s, _ = best_inkernel(d, "iops", True)
+        bl_s, _ = best_inkernel(d, "lat_p99_us", False)
+        w(f"### {sc} / {j}\n")
+        w(f"Best in-kernel: IOPS {bi_s or '—'}, p99 latency {bl_s or '—'}.\n")
+        w("| scheduler | IOPS | IOPS min–max | IOPS ×none | IOPS ×best | mean µs | p50 µs | "
+          "p99 µs | p99 min–max | p99 ×none | p99 ×best | p99.9 µs |")
+        w("|---" * 12 + "|")
+        for s in scheds:
+            if s not in d:
+                continue
+            iops = med(d, s, "iops")
+            p99 = med(d, s, "lat_p99_us")
+            w(f"| {s} | {fmt_iops(iops)} | {fmt_range(d[s].get('iops'), fmt_iops)} | "
+              f"{fmt_ratio(iops, med(d, 'none', 'iops'))} | "
+              f"{fmt_ratio(iops, med(d, bi_s, 'iops') if bi_s else None)} | "
+              f"{fmt_us(med(d, s, 'lat_mean_us'))} | {fmt_us(med(d, s, 'lat_p50_us'))} | "
+              f"{fmt_us(p99)} | {fmt_range(d[s].get('lat_p99_us'), fmt_us)} | "
+              f"{fmt_ratio(p99, med(d, 'none', 'lat_p99_us'))} | "
+              f"{fmt_ratio(p99, med(d, bl_s, 'lat_p99_us') if bl_s else None)} | "
+              f"{fmt_us(med(d, s, 'lat_p999_us'))} |")
+        w("")
+
+    with open(os.path.join(out, "summary.md"), "w") as f:
+        f.write("\n".join(L))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
