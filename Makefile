@@ -7,6 +7,7 @@
 #   make kernel          build (or fetch from cache) the patched VM kernel
 #   make kernel-debug    the same kernel with lockdep and debug checks
 #   make kernel-patches  export build/linux commits to kernel-patches/
+#   make bench           compare all schedulers side by side (BENCH_ARGS=--quick ...)
 #   make build           host build: BPF policies, loader, unit tests
 #   make clean           remove host build output (keeps the kernel tree)
 #
@@ -19,7 +20,7 @@ HOSTBUILD := $(BUILD)/host
 KERNEL_LINK := $(BUILD)/kernel-default
 DEBUG_KERNEL_LINK := $(BUILD)/kernel-debug
 
-.PHONY: all deps kernel kernel-debug kernel-patches build test demo clean distclean
+.PHONY: all deps kernel kernel-debug kernel-patches build test demo bench clean distclean
 
 all: build
 
@@ -27,9 +28,11 @@ deps:
 	@bash tools/deps.sh
 
 kernel: deps
+	@mkdir -p $(BUILD)
 	@dir=$$(bash tools/kernel/build.sh default) && ln -sfn "$$dir" $(KERNEL_LINK)
 
 kernel-debug: deps
+	@mkdir -p $(BUILD)
 	@dir=$$(bash tools/kernel/build.sh debug) && ln -sfn "$$dir" $(DEBUG_KERNEL_LINK)
 
 kernel-patches:
@@ -45,6 +48,9 @@ test: build
 
 demo: build
 	@bash tools/demo.sh
+
+bench: build
+	@bash tools/bench/run $(BENCH_ARGS)
 
 clean:
 	rm -rf $(HOSTBUILD) $(BUILD)/vm-out
