@@ -3,4 +3,16 @@
 # through it and show what happened.
 set -euo pipefail
 repo=$(cd "$(dirname "$0")/.." && pwd)
-exec "$repo/tools/vm/run" --out "$repo/build/vm-out/demo" --timeout 600 -- tools/vm/demo-guest
+out=$repo/build/vm-out/demo
+mkdir -p "$out"
+echo "demo: booting the ufq kernel in a VM (a few minutes without KVM)..."
+rc=0
+"$repo/tools/vm/run" --out "$out" --timeout 600 -- tools/vm/demo-guest \
+	>"$out.console" 2>&1 || rc=$?
+if [ -s "$out/output.txt" ]; then
+	cat "$out/output.txt"
+else
+	cat "$out.console"
+fi
+[ "$rc" -eq 0 ] || echo "demo: the VM run failed (exit $rc); console log: $out.console" >&2
+exit "$rc"

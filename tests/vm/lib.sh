@@ -50,7 +50,8 @@ ufq_stat() {
 }
 
 # check_ufq_accounting DEV: the device is idle, so every request that
-# entered ufq must have left it, and every dispatched one completed.
+# entered ufq must have left it, and every dispatched one completed (a
+# requeued request is dispatched twice and completes once).
 check_ufq_accounting() {
 	local ins req dis rqm cmp
 	ins=$(ufq_stat "$1" inserted)
@@ -60,7 +61,7 @@ check_ufq_accounting() {
 	cmp=$(ufq_stat "$1" completed)
 	info "$1 ufq stats: inserted=$ins requeued=$req dispatched=$dis rq_merged=$rqm completed=$cmp"
 	assert_eq "$1: inserted + requeued (requests in)" "$((ins + req))" "$((dis + rqm))"
-	assert_eq "$1: completed vs dispatched" "$dis" "$cmp"
+	assert_eq "$1: completed vs dispatched - requeued" "$((dis - req))" "$cmp"
 }
 
 # run_fio JSON_OUT FIO_ARGS...: run fio, keep its JSON report, fail on error.
@@ -143,4 +144,42 @@ fio_verify_job() {
 		"$(jq '.jobs[] | select(.jobname == "verify") | .write.total_ios' "$json")"
 	assert_eq "4k verify reads completed" "$expected" \
 		"$(jq '.jobs[] | select(.jobname == "verify") | .read.total_ios' "$json")"
+}
+
+# ---- ufqctl checks (tests/vm/1x0-*.sh) ------------------------------------
+
+# ufq_snapshot DEV...: everything a failed ufqctl command must leave as it
+# was: pins, state files, struct_ops links, and each device's elevator and
+# policy.
+ufq_snapshot() {
+	local d
+	find /sys/fs/bpf/ufq /run/ufq 2>/dev/null | sort
+	bpftool -j link list 2>/dev/null | jq -c '[.[] | select(.type == "struct_ops") | .id] | sort'
+	for d in "$@"; do
+		echo "$d: $(cat "/sys/block/$d/queue/scheduler")"
+		[ -e "/sys/block/$d/queue/iosched/policy" ] &&
+			echo "$d policy: $(cat "/sys/block/$d/queue/iosched/policy")"
+	done
+	return 0
+}
+
+# expect_fail PATTERN DEVS -- COMMAND...: COMMAND fails with exit status 1,
+# prints exactly one line (plus, for a verifier rejection, the indented log
+# tail) matching PATTERN on stderr, and changes nothing in ufq_snapshot DEVS.
+expect_fail() {
+	local pattern=$1 devs=() before after err rc first
+	shift
+	while [ "$1" != -- ]; do devs+=("$1"); shift; done
+	shift
+	before=$(ufq_snapshot "${devs[@]}")
+	rc=0
+	err=$("$@" 2>&1 >/dev/null) || rc=$?
+	after=$(ufq_snapshot "${devs[@]}")
+	[ "$rc" -ne 0 ] || fail "'$*' succeeded, expected: $pattern"
+	first=$(head -1 <<<"$err")
+	[ -z "$(tail -n +2 <<<"$err" | grep -v '^  ')" ] || fail "'$*' printed more than one line: $err"
+	grep -q -- "$pattern" <<<"$first" || fail "'$*': expected '$pattern', got: $err"
+	[ "$before" = "$after" ] || fail "'$*' left a change behind:
+$(diff <(echo "$before") <(echo "$after"))"
+	info "refused as expected: $first"
 }

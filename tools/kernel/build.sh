@@ -26,12 +26,23 @@ esac
 
 key=$(kernel_cache_key "${fragments[@]}")
 out="$UFQ_CACHE_DIR/kernel/$variant-$key"
-if [ -f "$out/complete" ]; then
+cached() {
+	[ -f "$out/complete" ] || return 1
 	touch "$out/complete"
 	log "kernel $variant cached: $out"
 	echo "$out"
-	exit 0
+}
+cached && exit 0
+
+# Every variant builds in the one kernel tree: one build at a time. A
+# second caller waits, then usually finds the kernel cached.
+mkdir -p "$UFQ_CACHE_DIR/kernel"
+exec 9>"$UFQ_CACHE_DIR/kernel/build.lock"
+if ! flock -n 9; then
+	log "waiting for another kernel build to finish"
+	flock 9
 fi
+cached && exit 0
 
 kernel_tree_sync
 objdir="$repo/build/kbuild-$variant"
