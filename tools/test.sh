@@ -57,12 +57,13 @@ run_vm_suite() {
 if [ "${UFQ_SKIP_VM:-0}" != 1 ]; then
 	# shellcheck disable=SC2086
 	run_vm_suite default "$repo/build/kernel-default" ${UFQ_VM_TESTS:-}
-	# Insert, dispatch, live swap and fallback under load again, on a
-	# kernel with lockdep and sleep-in-atomic checks: run-suite fails a
-	# test on any warning, BUG or lockdep report.
+	# Insert, dispatch, live swap, fallback, flushes and requeues under
+	# load again, on a kernel with lockdep and sleep-in-atomic checks:
+	# run-suite fails a test on any warning, BUG or lockdep report.
 	if [ "${UFQ_SKIP_LOCKDEP:-0}" != 1 ]; then
 		run_vm_suite lockdep "$repo/build/kernel-debug" \
-			050-fallback.sh 060-live-swap.sh
+			040-deadline-policy.sh 050-fallback.sh 060-live-swap.sh \
+			080-flush-fua-requeue.sh
 	fi
 fi
 
