@@ -101,7 +101,8 @@ iosched() { # DEV ATTR
 # assert_policy DEV NAME: NAME is the policy serving DEV.
 assert_policy() {
 	grep -q "\[$2\]" "/sys/block/$1/queue/iosched/policy" ||
-		fail "$1: expected policy $2, policy attribute shows '$(iosched "$1" policy)'"
+		fail "$1: expected policy $2, policy attribute shows '$(iosched "$1" policy)'" \
+			"(state $(iosched "$1" state), last_error '$(iosched "$1" last_error)')"
 	assert_eq "$1 state" active "$(iosched "$1" state)"
 }
 
