@@ -1,6 +1,6 @@
 # Shared by tools/bench/run (host) and tools/bench/guest (VM): the
 # schedulers, scenarios and workloads of the benchmark.
-# shellcheck shell=bash
+# shellcheck shell=bash disable=SC2034 # the variables are used by the sourcing scripts
 
 BENCH_REPO=${BENCH_REPO:-$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)}
 BENCH_UFQCTL=$BENCH_REPO/build/host/bin/ufqctl
@@ -54,21 +54,33 @@ bench_check_sched() {
 	case "$1" in
 	none | mq-deadline | kyber | bfq | ufq) ;;
 	ufq:*)
+		# The list is captured first: "bench_policies | grep -q" would fail
+		# under pipefail when grep exits before the list is written.
+		local have
+		have=$(bench_policies)
 		if [ ! -x "$BENCH_UFQCTL" ]; then
 			echo "$1: ufqctl is not built ($BENCH_UFQCTL)"
-		elif ! bench_policies | grep -qx "${1#ufq:}"; then
-			echo "$1: no policy '${1#ufq:}' (shipped and built: $(bench_policies | tr '\n' ' '))"
+		elif ! grep -qx -- "${1#ufq:}" <<<"$have"; then
+			echo "$1: no policy '${1#ufq:}' (shipped and built: ${have//$'\n'/, })"
 		fi
 		;;
-	*) echo "$1: unknown scheduler (none, mq-deadline, kyber, bfq, ufq, ufq:POLICY)" ;;
+	*) echo "'$1': unknown scheduler (none, mq-deadline, kyber, bfq, ufq, ufq:POLICY)" ;;
 	esac
 }
 
 bench_check_scenario() {
 	case "$1" in
 	overhead | contention | tenants) ;;
-	*) echo "$1: unknown scenario (overhead, contention, tenants)" ;;
+	*) echo "'$1': unknown scenario (overhead, contention, tenants)" ;;
 	esac
+}
+
+# bench_check_unique WHAT ITEM...: empty output when no ITEM is repeated.
+bench_check_unique() {
+	local what=$1 dup
+	shift
+	dup=$(printf '%s\n' "$@" | sort | uniq -d | head -1)
+	[ -z "$dup" ] || echo "$what: '$dup' is given twice"
 }
 
 # A python3 with the standard library (and, on the host, matplotlib):

@@ -1,10 +1,13 @@
 #!/usr/bin/env python3
 """Turn fio JSON reports into rows of the benchmark's summary.csv.
 
-Usage: fio2csv.py --sched S --scenario SC --rep N [--total] JSON...
+Usage: fio2csv.py --sched S --rep N [--scenario SC] [--total] JSON...
+       fio2csv.py --header
 
 One row per fio job: scheduler,scenario,job,repetition,iops,bw_kib,
-lat_mean_us,lat_p50_us,lat_p99_us,lat_p999_us. Latency is fio's total
+lat_mean_us,lat_p50_us,lat_p99_us,lat_p999_us. A job named SCENARIO/JOB
+(as tools/bench/guest names them) gives its scenario and job columns;
+other jobs take --scenario. Latency is fio's total
 latency (submission + completion; the jobs run with lat_percentiles=1).
 A job that both reads and writes is reported with unified_rw_reporting
 ("mixed"); without it its directions are added up (percentiles then come
@@ -85,7 +88,13 @@ def main():
                 return 1
             s = job_stats(job)
             total += s[0]
-            rows.append([a.sched, a.scenario, job["jobname"], a.rep] + [fmt(x) for x in s])
+            scenario, _, name = job["jobname"].rpartition("/")
+            scenario = scenario or a.scenario
+            if not scenario:
+                print(f"fio2csv: {path}: job {name} has no scenario (name it SCENARIO/JOB "
+                      "or give --scenario)", file=sys.stderr)
+                return 1
+            rows.append([a.sched, scenario, name, a.rep] + [fmt(x) for x in s])
     if a.total:
         print(f"{total:.0f}")
         return 0
