@@ -16,6 +16,9 @@
 #include <bpf/bpf_helpers.h>
 #include <bpf/bpf_tracing.h>
 
+#include "ufq/btf_tags.h"	/* UFQ_TUNABLE, UFQ_RANGE */
+#include "ufq/model.h"		/* UFQ_MODEL_STRUCT, ufq_model_live */
+
 /* Kernel constants that BTF does not carry. */
 #define UFQ_NR_QUEUES 32
 #define UFQ_U64_MAX ((u64)-1)
@@ -59,6 +62,36 @@ extern u64 ufq_rq_insert_ns(const struct request *rq) __ksym;
 		.name = #__name,					\
 		__VA_ARGS__						\
 	}
+
+/*
+ * Tunables: a one-entry array whose name ends in "_tunables" and whose
+ * value is a struct of integers, members marked with UFQ_TUNABLE(default,
+ * min, max). `ufqctl load --set`, `ufqctl set` and `ufqctl get` handle it
+ * by member name. ufqctl writes the defaults before the policy is attached;
+ * a policy loaded by other means should apply its own when it finds the map
+ * all zero.
+ */
+#define UFQ_TUNABLES_MAP(map_name, tunables_type)			\
+	struct {							\
+		__uint(type, BPF_MAP_TYPE_ARRAY);			\
+		__uint(max_entries, 1);					\
+		__type(key, u32);					\
+		__type(value, tunables_type);				\
+	} map_name SEC(".maps")
+
+/*
+ * Model weights (include/ufq/model.h): map_name must end in "_model";
+ * model_type is a struct made with UFQ_MODEL_STRUCT. mmap-able, because
+ * ufqctl writes the inactive slot in place.
+ */
+#define UFQ_MODEL_MAP(map_name, model_type)				\
+	struct {							\
+		__uint(type, BPF_MAP_TYPE_ARRAY);			\
+		__uint(max_entries, 1);					\
+		__uint(map_flags, BPF_F_MMAPABLE);			\
+		__type(key, u32);					\
+		__type(value, model_type);				\
+	} map_name SEC(".maps")
 
 #define UFQ_LICENSE char _license[] SEC("license") = "GPL"
 

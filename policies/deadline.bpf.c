@@ -4,20 +4,17 @@
  *
  * Reads and writes wait in their own kernel queue keyed by sector; the
  * decision of which batch runs next is in deadline.h. Tunables live in the
- * BTF-typed map dl_tunables (bpftool map dump name dl_tunables) and are read
- * at every dispatch, so changes take effect at once.
+ * BTF-typed map dl_tunables (ufqctl get deadline, ufqctl set deadline
+ * fifo_batch=8) and are read at every dispatch, so changes take effect at
+ * once. Completions feed the SDK's latency statistics and traces.
  */
 #include "ufq.bpf.h"
+#include "ufq_stats.bpf.h"
 #include "deadline.h"
 
 UFQ_LICENSE;
 
-struct {
-	__uint(type, BPF_MAP_TYPE_ARRAY);
-	__uint(max_entries, 1);
-	__type(key, u32);
-	__type(value, struct deadline_tunables);
-} dl_tunables SEC(".maps");
+UFQ_TUNABLES_MAP(dl_tunables, struct deadline_tunables);
 
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
@@ -39,7 +36,10 @@ s32 UFQ_OP(deadline_init_dev, struct ufq_sched *sched)
 	struct dl_state st;
 	u32 dev = sched->dev;
 
-	/* A zero fifo_batch is not a valid setting: the map is fresh. */
+	/*
+	 * ufqctl writes the defaults at load; a zero fifo_batch (not a valid
+	 * setting) means the policy was loaded some other way.
+	 */
 	if (t && !t->fifo_batch)
 		dl_tunables_default(t);
 	dl_state_init(&st);
@@ -104,9 +104,16 @@ void UFQ_OP(deadline_dispatch, struct ufq_sched *sched)
 		dl_dispatched(st, dir, sched->last_end_sector, true);
 }
 
+void UFQ_OP(deadline_completed, struct ufq_sched *sched, struct request *rq,
+	    u64 wait_ns, u64 service_ns)
+{
+	ufq_sdk_completed(sched, rq, wait_ns, service_ns);
+}
+
 UFQ_POLICY(deadline,
 	.init_dev = (void *)deadline_init_dev,
 	.exit_dev = (void *)deadline_exit_dev,
 	.insert = (void *)deadline_insert,
 	.dispatch = (void *)deadline_dispatch,
+	.completed = (void *)deadline_completed,
 );

@@ -16,27 +16,38 @@
 #define UFQ_POLICY_DEADLINE_H
 
 #include "ufq/types.h"
+#include "ufq/btf_tags.h"
 
 enum dl_dir { DL_READ = 0, DL_WRITE = 1, DL_NR_DIRS = 2 };
 
 /* Queue numbers used in the kernel: one per direction. */
 #define DL_QUEUE(dir) ((u32)(dir))
 
-/* Tunables, in mq-deadline's units. */
+/*
+ * Tunables, in mq-deadline's units, with mq-deadline's defaults. Expiry
+ * times stay below the policy's watchdog (the kernel's default 10 s), so
+ * that a deadline can never be later than the point where the kernel gives
+ * up on the policy. UFQ_TUNABLE puts default and range into BTF for ufqctl;
+ * the literals there must match the DL_DEFAULT_* values.
+ */
+#define DL_DEFAULT_READ_EXPIRE_MS 500
+#define DL_DEFAULT_WRITE_EXPIRE_MS 5000
+#define DL_DEFAULT_WRITES_STARVED 2
+#define DL_DEFAULT_FIFO_BATCH 16
+
 struct deadline_tunables {
-	u32 read_expire_ms;	/* a read's deadline */
-	u32 write_expire_ms;	/* a write's deadline */
-	u32 writes_starved;	/* read batches before a write batch is due */
-	u32 fifo_batch;		/* requests per batch, at least 1 */
+	u32 read_expire_ms UFQ_TUNABLE(500, 0, 9999);	/* a read's deadline */
+	u32 write_expire_ms UFQ_TUNABLE(5000, 0, 9999);	/* a write's deadline */
+	u32 writes_starved UFQ_TUNABLE(2, 0, 1000);	/* read batches before a write batch is due */
+	u32 fifo_batch UFQ_TUNABLE(16, 1, 1024);	/* requests per batch */
 };
 
-/* mq-deadline's defaults. */
 static inline void dl_tunables_default(struct deadline_tunables *t)
 {
-	t->read_expire_ms = 500;
-	t->write_expire_ms = 5000;
-	t->writes_starved = 2;
-	t->fifo_batch = 16;
+	t->read_expire_ms = DL_DEFAULT_READ_EXPIRE_MS;
+	t->write_expire_ms = DL_DEFAULT_WRITE_EXPIRE_MS;
+	t->writes_starved = DL_DEFAULT_WRITES_STARVED;
+	t->fifo_batch = DL_DEFAULT_FIFO_BATCH;
 }
 
 /* Per-device state. */

@@ -1,8 +1,10 @@
 #include "ufq/policy.hpp"
 
 #include "ufq/error.hpp"
+#include "ufq/require.hpp"
 #include "ufq/scheduler.hpp"
 #include "ufq/sysfs.hpp"
+#include "ufq/tunables.hpp"
 
 #include <bpf/bpf.h>
 #include <bpf/btf.h>
@@ -19,6 +21,8 @@
 #include <memory>
 #include <sstream>
 #include <thread>
+
+#include <unistd.h>
 
 namespace fs = std::filesystem;
 
@@ -106,23 +110,6 @@ private:
     std::vector<std::function<void()>> undo_;
 };
 
-void require_root() {
-    if (geteuid() != 0)
-        throw Error("ufqctl needs root to load policies and change elevators (try sudo)");
-}
-
-void require_ufq_kernel() {
-    btf* vmlinux = btf__load_vmlinux_btf();
-    if (!vmlinux)
-        throw Error("cannot read the kernel's BTF (/sys/kernel/btf/vmlinux): the running kernel "
-                    "needs CONFIG_DEBUG_INFO_BTF and the ufq patches");
-    const bool found = btf__find_by_name_kind(vmlinux, "ufq_ops", BTF_KIND_STRUCT) >= 0;
-    btf__free(vmlinux);
-    if (!found)
-        throw Error("the running kernel has no ufq scheduler (no struct ufq_ops in its BTF); boot "
-                    "a kernel built with the ufq patches and CONFIG_IOSCHED_UFQ=y");
-}
-
 // A policy's ufq_ops struct_ops map and the name in it.
 struct PolicyMap {
     bpf_map* map = nullptr;
@@ -192,8 +179,9 @@ void load_object(bpf_object* obj, const std::string& policy) {
     const int err = errno;
     const fs::path log_path = fs::temp_directory_path() / fmt::format("ufqctl-{}.log", policy);
     std::ofstream(log_path) << libbpf_log();
+    // One line saying what happened, then the indented end of the verifier log.
     throw Error(fmt::format("the kernel refused policy {}: {}; last lines of the log:\n{}"
-                            "full log: {}",
+                            "  full log: {}",
                             policy, std::strerror(err), last_lines(libbpf_log(), 12),
                             log_path.string()));
 }
@@ -260,11 +248,106 @@ void write_state(const Paths& paths, const LoadedPolicy& loaded) {
     fs::rename(tmp, paths.state_file(loaded.name));
 }
 
+// ---- tunables and map reuse -----------------------------------------------------------------
+
+// The object's tunables map (name ending in _tunables) and the value ufqctl starts it with:
+// the defaults from its BTF, then the user's KEY=VAL assignments. Computed before the object is
+// loaded, so that a typo costs no verifier run and leaves nothing behind.
+struct ObjectTunables {
+    bpf_map* map = nullptr;
+    std::vector<std::uint8_t> value;
+};
+
+ObjectTunables prepare_tunables(bpf_object* obj, const std::string& policy,
+                                const std::vector<std::string>& assignments) {
+    std::vector<bpf_map*> found;
+    std::vector<std::string> names;
+    bpf_map* map = nullptr;
+    bpf_object__for_each_map(map, obj) {
+        const std::string_view name = bpf_map__name(map);
+        if (!bpf_map__is_internal(map) && name.size() > kTunablesSuffix.size() &&
+            name.ends_with(kTunablesSuffix)) {
+            found.push_back(map);
+            names.emplace_back(name);
+        }
+    }
+    if (found.empty()) {
+        if (!assignments.empty())
+            (void)tunables_map_name(names, policy); // throws: the policy has no tunables
+        return {};
+    }
+    const std::string name = tunables_map_name(names, policy);
+    bpf_map* tmap = found.front();
+    if (bpf_map__type(tmap) != BPF_MAP_TYPE_ARRAY || bpf_map__max_entries(tmap) != 1)
+        throw Error(fmt::format("map {} of policy {} is not a one-element array, so not a "
+                                "tunables map (see UFQ_TUNABLES_MAP in bpf/ufq.bpf.h)",
+                                name, policy));
+    const Schema schema = describe_btf_type(bpf_object__btf(obj),
+                                            bpf_map__btf_value_type_id(tmap), "map " + name);
+    check_tunables_schema(schema, name);
+    ObjectTunables t{tmap, std::vector<std::uint8_t>(bpf_map__value_size(tmap))};
+    apply_defaults(schema, t.value);
+    apply_assignments(schema, t.value, assignments, policy);
+    return t;
+}
+
+void write_tunables(const ObjectTunables& t) {
+    if (!t.map)
+        return;
+    const std::uint32_t zero = 0;
+    if (bpf_map__update_elem(t.map, &zero, sizeof(zero), t.value.data(), t.value.size(),
+                             BPF_ANY) != 0)
+        throw Error(fmt::format("cannot initialise tunables map {}: {}", bpf_map__name(t.map),
+                                std::strerror(errno)));
+}
+
+// Swap keeps the running policy's state: each map of the new object that has a pinned
+// counterpart of the same name and definition reuses it, so tunables, models, statistics and
+// per-device state carry over. A map whose definition changed starts afresh.
+std::vector<std::string> reuse_pinned_maps(bpf_object* obj, const fs::path& dir) {
+    std::vector<std::string> reused;
+    bpf_map* map = nullptr;
+    bpf_object__for_each_map(map, obj) {
+        if (bpf_map__type(map) == BPF_MAP_TYPE_STRUCT_OPS || bpf_map__is_internal(map))
+            continue;
+        const fs::path pin = dir / "maps" / bpf_map__name(map);
+        const int fd = bpf_obj_get(pin.c_str());
+        if (fd < 0)
+            continue;
+        bpf_map_info info{};
+        std::uint32_t len = sizeof(info);
+        const bool same = bpf_map_get_info_by_fd(fd, &info, &len) == 0 &&
+                          info.type == bpf_map__type(map) &&
+                          info.key_size == bpf_map__key_size(map) &&
+                          info.value_size == bpf_map__value_size(map) &&
+                          info.max_entries == bpf_map__max_entries(map) &&
+                          info.map_flags == bpf_map__map_flags(map);
+        if (same && bpf_map__reuse_fd(map, fd) == 0)
+            reused.emplace_back(bpf_map__name(map));
+        close(fd); // reuse_fd keeps its own duplicate
+    }
+    return reused;
+}
+
 fs::path policy_attr(const BlockDevice& dev, const SysfsRoot& sys) {
     return sys.sys / "block" / dev.name / "queue" / "iosched" / "policy";
 }
 
 } // namespace
+
+PolicyAttr parse_policy_attr(std::string_view text) {
+    PolicyAttr attr;
+    std::istringstream in{std::string(text)};
+    for (std::string word; in >> word;) {
+        if (word.size() >= 2 && word.front() == '[' && word.back() == ']') {
+            word = word.substr(1, word.size() - 2);
+            attr.active = word;
+        }
+        if (word != "none")
+            attr.registered.push_back(word);
+    }
+    return attr;
+}
 
 void bind_device(const BlockDevice& dev, const std::string& name, const SysfsRoot& sys) {
     set_scheduler(dev, "ufq", sys);
@@ -280,7 +363,7 @@ void bind_device(const BlockDevice& dev, const std::string& name, const SysfsRoo
 }
 
 LoadedPolicy load_policy(const fs::path& object, const std::vector<std::string>& device_specs,
-                         const Paths& paths) {
+                         const std::vector<std::string>& assignments, const Paths& paths) {
     require_root();
     require_ufq_kernel();
 
@@ -297,8 +380,10 @@ LoadedPolicy load_policy(const fs::path& object, const std::vector<std::string>&
         throw Error(fmt::format("policy {} is already loaded (ufqctl swap {} {} replaces it, "
                                 "ufqctl unload {} removes it)",
                                 policy.name, policy.name, object.string(), policy.name));
+    const ObjectTunables tunables = prepare_tunables(obj.get(), policy.name, assignments);
 
     load_object(obj.get(), policy.name);
+    write_tunables(tunables); // before the first callback can read them
     Rollback rollback;
     LinkPtr link = attach_policy(policy.map, policy.name);
 
@@ -344,7 +429,12 @@ void unload_policy(const std::string& name, bool keep_ufq, const Paths& paths) {
             continue; // the device went away; nothing to restore
         }
         const fs::path attr = policy_attr(dev, paths.sys);
-        if (fs::exists(attr) && read_sysfs(attr).find("[" + name + "]") != std::string::npos)
+        if (!fs::exists(attr))
+            continue; // no longer on ufq: someone chose another elevator since
+        const PolicyAttr bound = parse_policy_attr(read_sysfs(attr));
+        if (bound.active != name && bound.active != "none")
+            continue; // moved to another policy since: that one serves it now
+        if (bound.active == name)
             write_sysfs(attr, "none");
         const std::string previous = entry.value("previous_scheduler", "");
         if (!keep_ufq && !previous.empty() && previous != "ufq")
@@ -353,6 +443,42 @@ void unload_policy(const std::string& name, bool keep_ufq, const Paths& paths) {
     remove_pins(dir);
     std::error_code ec;
     fs::remove(paths.state_file(name), ec);
+}
+
+void unbind_device(const BlockDevice& dev, const SysfsRoot& sys) {
+    require_root();
+    const SchedulerState sched = read_scheduler(dev, sys);
+    if (sched.active != "ufq")
+        throw Error(fmt::format("{} does not use the ufq elevator (its scheduler is {}), so it "
+                                "has no policy to unbind",
+                                dev.name, sched.active));
+    write_sysfs(policy_attr(dev, sys), "none");
+}
+
+void bind_policy(const BlockDevice& dev, const std::string& name, const Paths& paths) {
+    require_root();
+    if (name == "none") {
+        unbind_device(dev, paths.sys);
+        return;
+    }
+    const SchedulerState before = read_scheduler(dev, paths.sys);
+    bind_device(dev, name, paths.sys);
+
+    // Remember the device with the policy ufqctl loaded, so that unload restores its elevator.
+    // A device another loaded policy already remembers keeps that record (and its elevator).
+    for (const auto& other : loaded_policies(paths))
+        for (const auto& entry : read_state(paths, other).value("devices", nlohmann::json::array()))
+            if (entry.value("name", "") == dev.name)
+                return;
+    if (!fs::exists(paths.link_pin(name)))
+        return; // a policy loaded by another tool: nothing of ours to restore
+    nlohmann::json state = read_state(paths, name);
+    LoadedPolicy loaded{name, {}};
+    for (const auto& entry : state.value("devices", nlohmann::json::array()))
+        loaded.devices.push_back({BlockDevice{entry.value("name", ""), 0, 0, {}},
+                                  entry.value("previous_scheduler", "")});
+    loaded.devices.push_back({dev, before.active});
+    write_state(paths, loaded);
 }
 
 void swap_policy(const std::string& name, const fs::path& object, const Paths& paths) {
@@ -369,7 +495,12 @@ void swap_policy(const std::string& name, const fs::path& object, const Paths& p
         throw Error(fmt::format("{} defines policy {}, not {}; swap replaces a policy with a new "
                                 "version of itself",
                                 object.string(), policy.name, name));
+    const std::vector<std::string> reused = reuse_pinned_maps(obj.get(), dir);
+    ObjectTunables tunables = prepare_tunables(obj.get(), name, {});
     load_object(obj.get(), name);
+    if (tunables.map &&
+        std::find(reused.begin(), reused.end(), bpf_map__name(tunables.map)) == reused.end())
+        write_tunables(tunables); // a new tunables layout starts from its defaults
 
     LinkPtr link(bpf_link__open(paths.link_pin(name).c_str()));
     if (!link)
@@ -385,6 +516,12 @@ void swap_policy(const std::string& name, const fs::path& object, const Paths& p
     std::error_code ec;
     fs::remove_all(dir / "maps", ec);
     pin_maps(obj.get(), dir);
+}
+
+std::string policy_name_of(const fs::path& object) {
+    LibbpfLogCapture capture;
+    ObjectPtr obj = open_object(object);
+    return find_policy_map(obj.get(), object).name;
 }
 
 std::vector<std::string> loaded_policies(const Paths& paths) {

@@ -1,0 +1,142 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * Latency statistics and completion traces for every policy, by one call.
+ *
+ * A policy includes this header and calls ufq_sdk_completed() from its
+ * completed callback:
+ *
+ *	void UFQ_OP(my_completed, struct ufq_sched *sched, struct request *rq,
+ *		    u64 wait_ns, u64 service_ns)
+ *	{
+ *		ufq_sdk_completed(sched, rq, wait_ns, service_ns);
+ *	}
+ *
+ * That fills the per-device, per-direction latency histogram ufq_latency
+ * (include/ufq/latency.h) that `ufqctl stats` turns into percentiles, and,
+ * only while `ufqctl trace record` runs on the device, writes an event per
+ * request to the ring buffer ufq_trace (include/ufq/trace.h). ufqctl pins
+ * both with the policy's other maps and finds them by these names.
+ */
+#ifndef UFQ_STATS_BPF_H
+#define UFQ_STATS_BPF_H
+
+#include "ufq.bpf.h"
+#include "ufq/latency.h"
+#include "ufq/trace.h"
+
+/* Devices a policy can keep latency statistics for at once. */
+#define UFQ_LAT_MAX_DEVS 64
+/* 1 MiB: about 12000 events, a second of a busy device between two reads by ufqctl. */
+#define UFQ_TRACE_RINGBUF_BYTES (1024 * 1024)
+
+/*
+ * Per CPU, so that completions on different CPUs (often in interrupt
+ * context) never share a cache line; ufqctl adds the CPUs up.
+ */
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_HASH);
+	__uint(max_entries, UFQ_LAT_MAX_DEVS);
+	__type(key, u32);		/* struct ufq_sched.dev */
+	__type(value, struct ufq_latency);
+} ufq_latency SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, u32);
+	__type(value, struct ufq_trace_ctl);
+} ufq_trace_ctl SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_RINGBUF);
+	__uint(max_entries, UFQ_TRACE_RINGBUF_BYTES);
+} ufq_trace SEC(".maps");
+
+/* A new device's histogram starts from this (too big for the BPF stack). */
+static const struct ufq_latency ufq_latency_zero;
+
+static __always_inline void ufq_sdk_latency(u32 dev, int dir, u64 ns)
+{
+	struct ufq_latency *lat;
+	u32 idx;
+
+	lat = bpf_map_lookup_elem(&ufq_latency, &dev);
+	if (!lat) {
+		/* Fails only when UFQ_LAT_MAX_DEVS devices are in use. */
+		bpf_map_update_elem(&ufq_latency, &dev, &ufq_latency_zero, BPF_NOEXIST);
+		lat = bpf_map_lookup_elem(&ufq_latency, &dev);
+		if (!lat)
+			return;
+	}
+	idx = UFQ_LAT_IDX(dir, ufq_lat_bucket(ns));
+	/*
+	 * Per CPU, but a completion in hard interrupt context may interrupt
+	 * one in soft interrupt context: atomic adds, uncontended and cheap.
+	 */
+	if (idx < UFQ_NR_DIRS * UFQ_LAT_BUCKETS)
+		__sync_fetch_and_add(&lat->count[idx], 1);
+	if (dir == UFQ_DIR_WRITE)
+		__sync_fetch_and_add(&lat->sum_ns[UFQ_DIR_WRITE], ns);
+	else
+		__sync_fetch_and_add(&lat->sum_ns[UFQ_DIR_READ], ns);
+}
+
+static __always_inline void ufq_sdk_trace(struct ufq_sched *sched, struct request *rq,
+					  u64 wait_ns, u64 service_ns)
+{
+	struct ufq_trace_event *ev;
+	struct ufq_trace_ctl *ctl;
+	u32 zero = 0;
+
+	ctl = bpf_map_lookup_elem(&ufq_trace_ctl, &zero);
+	if (!ctl || !ctl->on || ctl->dev != sched->dev)
+		return;
+	ev = bpf_ringbuf_reserve(&ufq_trace, sizeof(*ev), 0);
+	if (!ev) {
+		__sync_fetch_and_add(&ctl->dropped, 1);
+		return;
+	}
+	ev->complete_ns = bpf_ktime_get_ns();
+	ev->alloc_ns = ufq_rq_alloc_ns(rq);
+	ev->insert_ns = ufq_rq_insert_ns(rq);
+	ev->wait_ns = wait_ns;
+	ev->service_ns = service_ns;
+	ev->sector = ufq_rq_sector(rq);
+	ev->flags = ufq_rq_flags(rq);
+	ev->cgroup_id = ufq_rq_cgroup_id(rq);
+	ev->dev = sched->dev;
+	ev->bytes = ufq_rq_bytes(rq);
+	ev->nr_waiting = sched->nr_waiting;
+	ev->ioprio = ufq_rq_ioprio(rq);
+	ev->reserved = 0;
+	/*
+	 * Wake the reader only when a good part of the buffer is used; it
+	 * also polls on a timer, so quiet devices are drained too.
+	 */
+	bpf_ringbuf_submit(ev, bpf_ringbuf_query(&ufq_trace, BPF_RB_AVAIL_DATA) >
+				       UFQ_TRACE_RINGBUF_BYTES / 8 ? BPF_RB_FORCE_WAKEUP :
+								     BPF_RB_NO_WAKEUP);
+}
+
+/*
+ * Call from the policy's completed callback; safe in interrupt context.
+ *
+ * The histogram takes insertion to now on the monotonic clock, not
+ * wait_ns + service_ns: the kernel measures those with blk_time_get_ns(),
+ * which inside a plug returns the time cached when the plug started, so a
+ * request completed inline by its submitter reports a service time of 0.
+ */
+static __always_inline void ufq_sdk_completed(struct ufq_sched *sched, struct request *rq,
+					      u64 wait_ns, u64 service_ns)
+{
+	int dir = (ufq_rq_flags(rq) & UFQ_RQ_WRITE) ? UFQ_DIR_WRITE : UFQ_DIR_READ;
+	u64 now = bpf_ktime_get_ns(), inserted = ufq_rq_insert_ns(rq);
+	u64 ns = wait_ns + service_ns;
+
+	if (inserted && inserted < now && now - inserted > ns)
+		ns = now - inserted;
+	ufq_sdk_latency(sched->dev, dir, ns);
+	ufq_sdk_trace(sched, rq, wait_ns, service_ns);
+}
+
+#endif /* UFQ_STATS_BPF_H */

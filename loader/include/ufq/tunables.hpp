@@ -1,0 +1,58 @@
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <span>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "ufq/btf_schema.hpp"
+#include "ufq/policy.hpp"
+
+namespace ufq {
+
+// A policy's tunables live in the one map whose name ends in "_tunables": an array with one
+// element whose value is a struct (see UFQ_TUNABLES_MAP in bpf/ufq.bpf.h). Members are set by
+// name, with type, width, signedness, range and default read from the map's BTF.
+inline constexpr std::string_view kTunablesSuffix = "_tunables";
+
+struct Tunable {
+    std::string name;
+    Int value = 0;
+    Int min = 0;
+    Int max = 0;
+    std::optional<Int> def;
+    bool is_signed = false;
+    std::size_t size = 0; // bytes
+};
+
+// Checks that `schema` (the value type of map `map_name`) is a struct whose members are all
+// integers; throws ufq::Error otherwise.
+void check_tunables_schema(const Schema& schema, std::string_view map_name);
+
+// Sets every member that has a default (UFQ_TUNABLE) to it.
+void apply_defaults(const Schema& schema, std::span<std::uint8_t> value);
+
+// Applies "KEY=VAL" texts to `value`. All are checked before any is applied, so an error
+// leaves `value` untouched. Errors name the policy and the choices, e.g.
+//   deadline has no tunable 'fifo'; its tunables: read_expire_ms, ..., fifo_batch
+void apply_assignments(const Schema& schema, std::span<std::uint8_t> value,
+                       const std::vector<std::string>& assignments, std::string_view policy);
+
+[[nodiscard]] std::vector<Tunable> list_tunables(const Schema& schema,
+                                                 std::span<const std::uint8_t> value);
+
+// The name of `policy`'s pinned tunables map; throws if it has none or several.
+[[nodiscard]] std::string tunables_map_name(const std::vector<std::string>& candidates,
+                                            std::string_view policy);
+
+// Reads the tunables of a loaded policy.
+[[nodiscard]] std::vector<Tunable> get_tunables(const std::string& policy,
+                                                const Paths& paths = {});
+// Sets tunables of a loaded policy in one map update; returns them as set.
+std::vector<Tunable> set_tunables(const std::string& policy,
+                                  const std::vector<std::string>& assignments,
+                                  const Paths& paths = {});
+
+} // namespace ufq

@@ -1,0 +1,189 @@
+// ufqctl's command line: every command, its options and its help text. Kept apart from what
+// the commands do, so that unit tests can check parsing without a kernel.
+#include "cli.hpp"
+
+#include <memory>
+#include <sstream>
+
+namespace ufqctl {
+namespace {
+
+constexpr const char* kDevHelp =
+    "Device: a disk name (nvme0n1), a path (/dev/nvme0n1, /dev/disk/by-id/...) or MAJ:MIN; a "
+    "partition means its disk";
+
+CLI::App* command(CLI::App& parent, Options& opts, const std::string& name,
+                  const std::string& description, const std::string& full_name = "") {
+    auto* sub = parent.add_subcommand(name, description);
+    const std::string id = full_name.empty() ? name : full_name;
+    sub->callback([&opts, id] { opts.command = id; });
+    return sub;
+}
+
+// Lists of commands show the first line of each description; `ufqctl COMMAND --help` shows
+// all of it.
+class Formatter : public CLI::Formatter {
+public:
+    std::string make_subcommand(const CLI::App* sub) const override {
+        std::stringstream out;
+        const std::string& text = sub->get_description();
+        CLI::detail::format_help(out, sub->get_display_name(true), text.substr(0, text.find('\n')),
+                                 column_width_);
+        return out.str();
+    }
+};
+
+void check_positive(CLI::Option* opt) {
+    opt->check(CLI::PositiveNumber);
+}
+
+} // namespace
+
+void add_commands(CLI::App& app, Options& opts) {
+    app.formatter(std::make_shared<Formatter>());
+    app.get_formatter()->column_width(24);
+    app.require_subcommand(1);
+    app.set_help_all_flag("--help-all", "Show the help of every command");
+
+    auto* load = command(app, opts, "load",
+                         "Load a policy object, attach it and bind it to devices.\n"
+                         "Opens and verifies OBJ, attaches its struct ufq_ops, pins link and maps\n"
+                         "under /sys/fs/bpf/ufq/POLICY/, switches each DEV to the ufq elevator\n"
+                         "(remembering its elevator for unload) and binds it. Tunables start at\n"
+                         "their defaults from the policy's BTF; --set changes them before the\n"
+                         "policy sees its first request.");
+    load->add_option("OBJ", opts.object, "Policy object, e.g. /usr/lib/ufq/policies/deadline.bpf.o")
+        ->required();
+    load->add_option("--dev,-d", opts.devices, kDevHelp)->type_name("DEV");
+    load->add_option("--set,-s", opts.assignments,
+                     "Set a tunable, e.g. --set fifo_batch=8 (repeatable)")
+        ->type_name("KEY=VAL");
+    load->footer("Example: ufqctl load deadline.bpf.o --dev nvme0n1 --set read_expire_ms=100");
+
+    auto* unload = command(app, opts, "unload",
+                           "Unbind a policy from its devices, restore their elevators, detach it.\n"
+                           "Devices ufqctl bound to NAME get the elevator they had before load\n"
+                           "(or bind); a device moved to another policy since is left alone.\n"
+                           "Removes the pins, which detaches the policy.");
+    unload->add_option("NAME", opts.name, "Policy name (ufqctl list)")->required();
+    unload->add_flag("--keep-ufq", opts.keep_ufq,
+                     "Leave the devices on the ufq elevator without a policy (FIFO order)");
+
+    auto* swap = command(app, opts, "swap",
+                         "Replace a running policy's programs in place (bpf_link_update).\n"
+                         "Devices stay bound and no I/O fails: waiting requests are offered to\n"
+                         "the new programs. Maps with an unchanged definition (tunables, model,\n"
+                         "statistics, per-device state) are kept; OBJ must define the same\n"
+                         "policy name.");
+    swap->add_option("NAME", opts.name, "Policy name")->required();
+    swap->add_option("OBJ", opts.object, "Object with the new version of the policy")
+        ->required();
+
+    auto* bind = command(app, opts, "bind",
+                         "Bind a device to a registered policy.\n"
+                         "Switches DEV to the ufq elevator if needed. Moving a device between\n"
+                         "policies is atomic: waiting requests go to the new policy.");
+    bind->add_option("NAME", opts.name, "Policy name, or none to unbind")->required();
+    bind->add_option("--dev,-d", opts.devices, kDevHelp)->type_name("DEV")->required()
+        ->expected(1);
+
+    auto* unbind = command(app, opts, "unbind",
+                           "Unbind a device's policy, leaving it on ufq in FIFO order.\n"
+                           "The device stays on the ufq elevator, served in arrival order; ufqctl\n"
+                           "unload of the policy that had it restores its previous elevator.");
+    unbind->add_option("--dev,-d", opts.devices, kDevHelp)->type_name("DEV")->required()
+        ->expected(1);
+
+    command(app, opts, "list", "List the policies ufqctl has loaded, one name per line.");
+
+    auto* status = command(app, opts, "status",
+                           "Show loaded policies and the devices on the ufq elevator.\n"
+                           "For each device: policy, state (active, none, or fallback when the\n"
+                           "policy failed or went away), last error and request counters.");
+    status->add_option("--dev,-d", opts.devices, kDevHelp + std::string(" (default: every "
+                                                                      "device on ufq)"))
+        ->type_name("DEV");
+    status->add_flag("--json", opts.json, "One JSON object instead of text");
+
+    auto* set = command(app, opts, "set",
+                        "Set tunables of a loaded policy by name.\n"
+                        "Values are checked against the type and the range the policy gives in\n"
+                        "BTF (UFQ_TUNABLE); all are applied in one map update, or none.");
+    set->add_option("NAME", opts.name, "Policy name")->required();
+    set->add_option("KEY=VAL", opts.assignments, "Tunable and value (decimal or 0x hex)")
+        ->required();
+    set->footer("Example: ufqctl set deadline read_expire_ms=100 fifo_batch=8");
+
+    auto* get = command(app, opts, "get",
+                        "Show a loaded policy's tunables, or the value of one.\n"
+                        "Without KEY: every tunable with its value, default and range; with KEY:\n"
+                        "the value alone, for scripts.");
+    get->add_option("NAME", opts.name, "Policy name")->required();
+    get->add_option("KEY", opts.key, "Just this tunable's value");
+    get->add_flag("--json", opts.json, "JSON object of name: value");
+
+    auto* model = app.add_subcommand("model", "Push or show a policy's model weights.");
+    model->require_subcommand(1);
+    auto* push = command(*model, opts, "push",
+                         "Write model weights from FILE.json atomically.\n"
+                         "FILE is a JSON object shaped like the policy's weights struct (members\n"
+                         "by name, arrays as nested arrays, integers only, within the ranges in\n"
+                         "BTF). The weights go into the slot the policy is not reading, which\n"
+                         "then becomes the live one: the policy never sees a half-written model.",
+                         "model push");
+    push->add_option("NAME", opts.name, "Policy name")->required();
+    push->add_option("FILE", opts.file, "Weights, e.g. weights.json")->required();
+    auto* show = command(*model, opts, "show",
+                         "Show the live model weights and their generation.", "model show");
+    show->add_option("NAME", opts.name, "Policy name")->required();
+    show->add_flag("--json", opts.json,
+                   "{\"generation\": N, \"map\": ..., \"weights\": {...}}; .weights is a valid "
+                   "push FILE");
+
+    auto* stats = command(app, opts, "stats",
+                          "Stream per-device counters and latency percentiles.\n"
+                          "Each sample shows IOPS, waiting requests, policy errors and p50, p99\n"
+                          "and p99.9 of read and write latency (insertion to completion, from\n"
+                          "the policy's SDK histogram; the first sample covers everything since\n"
+                          "the policy was loaded, later ones the interval). Ctrl-C stops.");
+    stats->add_option("--dev,-d", opts.devices, kDevHelp + std::string(" (default: every "
+                                                                     "device on ufq)"))
+        ->type_name("DEV");
+    check_positive(stats->add_option("--interval,-i", opts.interval, "Seconds between samples")
+                       ->capture_default_str());
+    stats->add_option("--count,-c", opts.count, "Samples to print (default: until Ctrl-C)");
+    stats->add_flag("--json", opts.json, "One JSON object per device and sample (JSON lines)");
+
+    auto* trace = app.add_subcommand("trace", "Record per-request completion events.");
+    trace->require_subcommand(1);
+    auto* record = command(*trace, opts, "record",
+                           "Record one event per completed request of DEV for SEC seconds.\n"
+                           "Each event holds what the policy sees of the request (sector, size,\n"
+                           "flags, priority, cgroup, queue depth) and its measured latencies, as\n"
+                           "CSV for offline training (docs/ufq-formats.md). Recording is on in\n"
+                           "the policy only while this runs; Ctrl-C ends it early.",
+                           "trace record");
+    record->add_option("--dev,-d", opts.devices, kDevHelp)->type_name("DEV")->required()
+        ->expected(1);
+    check_positive(record->add_option("--duration", opts.duration, "Seconds to record")
+                       ->type_name("SEC")->required());
+    record->add_option("-o,--output", opts.file, "CSV file to write")->type_name("FILE")
+        ->required();
+
+    // Last: subcommands added after it would inherit it.
+    app.footer(
+        "Every command needs root. A loaded policy stays attached after ufqctl exits: its link\n"
+        "and maps are pinned under /sys/fs/bpf/ufq/POLICY/ and what each device used before is\n"
+        "kept in /run/ufq/POLICY.json. Every failure prints one line (a rejected policy also\n"
+        "the end of the verifier log) and leaves nothing attached, pinned or switched.\n"
+        "See ufqctl(8) and docs/ufq-formats.md.");
+}
+
+Options parse(CLI::App& app, int argc, const char* const* argv) {
+    Options opts;
+    add_commands(app, opts);
+    app.parse(argc, argv);
+    return opts;
+}
+
+} // namespace ufqctl

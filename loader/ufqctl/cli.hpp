@@ -1,0 +1,32 @@
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include <CLI/CLI.hpp>
+
+namespace ufqctl {
+
+// Everything the command line can say; which fields matter depends on `command`.
+struct Options {
+    std::string command; // "load", "model push", "trace record", ...
+    std::string object;
+    std::string name;
+    std::vector<std::string> devices;
+    std::vector<std::string> assignments; // KEY=VAL
+    std::string key;
+    std::string file;
+    bool keep_ufq = false;
+    bool json = false;
+    double interval = 1.0;
+    unsigned count = 0; // 0: until interrupted
+    double duration = 0;
+};
+
+// Defines every command and its help on `app`; parsing fills `opts` (command included).
+void add_commands(CLI::App& app, Options& opts);
+
+// Parses argv into Options; throws CLI::ParseError (including for --help, CLI11's way).
+Options parse(CLI::App& app, int argc, const char* const* argv);
+
+} // namespace ufqctl

@@ -1,0 +1,421 @@
+// What each ufqctl command does with libufq, and how it prints the result.
+#include "commands.hpp"
+
+#include <fmt/format.h>
+#include <fmt/ranges.h>
+#include <nlohmann/json.hpp>
+#include <signal.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <chrono>
+#include <cmath>
+#include <cstdio>
+#include <ctime>
+#include <map>
+#include <thread>
+
+#include "ufq/device.hpp"
+#include "ufq/error.hpp"
+#include "ufq/latency.hpp"
+#include "ufq/model.hpp"
+#include "ufq/policy.hpp"
+#include "ufq/require.hpp"
+#include "ufq/status.hpp"
+#include "ufq/trace.hpp"
+#include "ufq/tunables.hpp"
+
+namespace ufqctl {
+namespace {
+
+using ufq::Error;
+
+// Set by SIGINT/SIGTERM: stats and trace record stop at the next check and clean up.
+std::atomic<bool> g_stop{false};
+
+void on_signal(int) { g_stop.store(true); }
+
+void catch_interrupts() {
+    struct sigaction sa {};
+    sa.sa_handler = on_signal;
+    sigemptyset(&sa.sa_mask);
+    sa.sa_flags = 0; // no SA_RESTART: a blocking poll returns at once
+    sigaction(SIGINT, &sa, nullptr);
+    sigaction(SIGTERM, &sa, nullptr);
+}
+
+void print_notes(const std::vector<ufq::BlockDevice>& devices) {
+    for (const auto& dev : devices)
+        if (!dev.note.empty())
+            std::fprintf(stderr, "note: %s\n", dev.note.c_str());
+}
+
+std::vector<ufq::BlockDevice> resolve_all(const std::vector<std::string>& specs) {
+    std::vector<ufq::BlockDevice> devices;
+    for (const auto& spec : specs)
+        devices.push_back(ufq::resolve_device(spec));
+    print_notes(devices);
+    return devices;
+}
+
+std::string or_dash(const std::string& s) { return s.empty() ? "-" : s; }
+
+// ---- load, unload, swap, bind, unbind, list --------------------------------------------------
+
+int cmd_load(const Options& o) {
+    const auto loaded = ufq::load_policy(o.object, o.devices, o.assignments);
+    std::string where;
+    for (const auto& bound : loaded.devices)
+        where += (where.empty() ? " on " : ", ") + bound.device.name;
+    std::printf("loaded policy %s%s\n", loaded.name.c_str(), where.c_str());
+    for (const auto& bound : loaded.devices)
+        if (!bound.device.note.empty())
+            std::printf("note: %s\n", bound.device.note.c_str());
+    return 0;
+}
+
+int cmd_bind(const Options& o) {
+    ufq::require_root();
+    const auto dev = resolve_all(o.devices).front();
+    ufq::bind_policy(dev, o.name);
+    std::printf("%s: policy %s\n", dev.name.c_str(), o.name.c_str());
+    return 0;
+}
+
+int cmd_unbind(const Options& o) {
+    ufq::require_root();
+    const auto dev = resolve_all(o.devices).front();
+    ufq::unbind_device(dev);
+    std::printf("%s: no policy (ufq elevator, FIFO order)\n", dev.name.c_str());
+    return 0;
+}
+
+// ---- status ----------------------------------------------------------------------------------
+
+std::vector<ufq::BlockDevice> chosen_or_ufq_devices(const Options& o) {
+    if (!o.devices.empty())
+        return resolve_all(o.devices);
+    return ufq::ufq_devices();
+}
+
+int cmd_status(const Options& o) {
+    ufq::require_root();
+    const auto devices = chosen_or_ufq_devices(o);
+    const auto policies = ufq::loaded_policy_status();
+    std::vector<ufq::DeviceStatus> statuses;
+    for (const auto& dev : devices)
+        statuses.push_back(ufq::read_device_status(dev));
+
+    if (o.json) {
+        nlohmann::json j{{"policies", nlohmann::json::array()},
+                         {"devices", nlohmann::json::array()}};
+        for (const auto& p : policies)
+            j["policies"].push_back(ufq::to_json(p));
+        for (const auto& s : statuses)
+            j["devices"].push_back(ufq::to_json(s));
+        std::printf("%s\n", j.dump().c_str());
+        return 0;
+    }
+
+    if (o.devices.empty()) {
+        std::printf("policies loaded by ufqctl:%s\n", policies.empty() ? " none" : "");
+        for (const auto& p : policies)
+            std::printf("  %-15s devices: %s\n", p.name.c_str(),
+                        p.devices.empty() ? "-" : fmt::format("{}", fmt::join(p.devices, ", ")).c_str());
+        std::printf("devices on the ufq elevator:%s\n", statuses.empty() ? " none" : "");
+    }
+    for (const auto& s : statuses) {
+        std::printf("%s (%u:%u)\n", s.device.name.c_str(), s.device.major, s.device.minor);
+        if (!s.on_ufq) {
+            std::printf("  elevator    %s (not ufq)\n", s.scheduler.c_str());
+            continue;
+        }
+        std::printf("  policy      %s (registered: %s)\n", s.policy.c_str(),
+                    s.registered.empty() ? "none" : fmt::format("{}", fmt::join(s.registered, " ")).c_str());
+        std::printf("  state       %s\n", s.state.c_str());
+        std::printf("  last error  %s\n", or_dash(s.last_error).c_str());
+        std::string counters;
+        for (const auto& [key, value] : s.counters)
+            counters += fmt::format(" {}={}", key, value);
+        std::printf("  stats      %s\n", counters.c_str());
+    }
+    return 0;
+}
+
+// ---- set, get --------------------------------------------------------------------------------
+
+std::string describe(const ufq::Tunable& t) {
+    std::string text = fmt::format("range {}..{}", ufq::int_to_string(t.min),
+                                   ufq::int_to_string(t.max));
+    if (t.def)
+        text = fmt::format("default {}, ", ufq::int_to_string(*t.def)) + text;
+    return text;
+}
+
+int cmd_get(const Options& o) {
+    const auto tunables = ufq::get_tunables(o.name);
+    if (!o.key.empty()) {
+        for (const auto& t : tunables)
+            if (t.name == o.key) {
+                std::printf("%s\n", ufq::int_to_string(t.value).c_str());
+                return 0;
+            }
+        std::vector<std::string> names;
+        for (const auto& t : tunables)
+            names.push_back(t.name);
+        throw Error(fmt::format("{} has no tunable '{}'; its tunables: {}", o.name, o.key,
+                                fmt::join(names, ", ")));
+    }
+    if (o.json) {
+        auto j = nlohmann::json::object();
+        for (const auto& t : tunables)
+            j[t.name] = t.value < 0 ? nlohmann::json(static_cast<std::int64_t>(t.value))
+                                    : nlohmann::json(static_cast<std::uint64_t>(t.value));
+        std::printf("%s\n", j.dump().c_str());
+        return 0;
+    }
+    for (const auto& t : tunables)
+        std::printf("%-20s %-12s (%s)\n", t.name.c_str(), ufq::int_to_string(t.value).c_str(),
+                    describe(t).c_str());
+    return 0;
+}
+
+int cmd_set(const Options& o) {
+    const auto tunables = ufq::set_tunables(o.name, o.assignments);
+    std::vector<std::string> changed;
+    for (const auto& a : o.assignments) {
+        const std::string key = a.substr(0, a.find('='));
+        for (const auto& t : tunables)
+            if (t.name == key)
+                changed.push_back(fmt::format("{}={}", key, ufq::int_to_string(t.value)));
+    }
+    std::printf("%s: %s\n", o.name.c_str(), fmt::format("{}", fmt::join(changed, " ")).c_str());
+    return 0;
+}
+
+// ---- model -----------------------------------------------------------------------------------
+
+int cmd_model_push(const Options& o) {
+    const std::uint64_t gen = ufq::push_model(o.name, o.file);
+    std::printf("%s: model generation %llu is live\n", o.name.c_str(),
+                static_cast<unsigned long long>(gen));
+    return 0;
+}
+
+int cmd_model_show(const Options& o) {
+    const auto m = ufq::show_model(o.name);
+    if (o.json) {
+        nlohmann::json j{{"policy", o.name}, {"map", m.map}, {"generation", m.generation},
+                         {"weights", m.generation ? m.weights : nlohmann::json(nullptr)}};
+        std::printf("%s\n", j.dump().c_str());
+        return 0;
+    }
+    if (!m.generation) {
+        std::printf("%s: no model pushed yet (map %s)\n", o.name.c_str(), m.map.c_str());
+        return 0;
+    }
+    std::printf("%s: model generation %llu (map %s, slot %u)\n", o.name.c_str(),
+                static_cast<unsigned long long>(m.generation), m.map.c_str(), m.active);
+    for (const auto& [key, value] : m.weights.items())
+        std::printf("  %s = %s\n", key.c_str(), value.dump().c_str());
+    return 0;
+}
+
+// ---- stats -----------------------------------------------------------------------------------
+
+struct Sample {
+    ufq::DeviceStatus status;
+    std::optional<ufq::LatencyHistogram> latency;
+    std::chrono::steady_clock::time_point at;
+};
+
+Sample take_sample(const ufq::BlockDevice& dev) {
+    Sample s{ufq::read_device_status(dev), std::nullopt, std::chrono::steady_clock::now()};
+    if (s.status.on_ufq && s.status.policy != "none")
+        s.latency = ufq::read_latency(s.status.policy, dev);
+    return s;
+}
+
+std::string fmt_us(double us, std::uint64_t count) {
+    if (!count)
+        return "-";
+    if (us < 1000)
+        return fmt::format("{:.0f}us", us);
+    if (us < 1e6)
+        return fmt::format("{:.2f}ms", us / 1000);
+    return fmt::format("{:.2f}s", us / 1e6);
+}
+
+// The latency window of this sample: since load for the first, the interval afterwards.
+std::array<ufq::LatencySummary, 2> window(const Sample& now, const Sample* before) {
+    std::array<ufq::LatencySummary, 2> out{};
+    if (!now.latency)
+        return out;
+    const auto h = before && before->latency && before->status.policy == now.status.policy
+                       ? now.latency->since(*before->latency)
+                       : *now.latency;
+    for (std::size_t dir = 0; dir < 2; ++dir)
+        out[dir] = ufq::summarize(h.count[dir], h.sum_ns[dir]);
+    return out;
+}
+
+double iops(const Sample& now, const Sample* before) {
+    if (!before)
+        return NAN;
+    const double secs = std::chrono::duration<double>(now.at - before->at).count();
+    const auto c = ufq::counter(now.status.counters, "completed");
+    const auto b = ufq::counter(before->status.counters, "completed");
+    return secs > 0 && c >= b ? static_cast<double>(c - b) / secs : NAN;
+}
+
+void print_json_sample(const Sample& s, const Sample* before) {
+    auto j = ufq::to_json(s.status);
+    j.erase("registered");
+    j["time"] = std::chrono::duration<double>(
+                    std::chrono::system_clock::now().time_since_epoch())
+                    .count();
+    const double rate = iops(s, before);
+    j["iops"] = std::isnan(rate) ? nlohmann::json(nullptr) : nlohmann::json(std::round(rate));
+    j["latency_window"] = before ? "interval" : "since_load";
+    if (s.latency) {
+        const auto w = window(s, before);
+        j["latency"] = {{"read", ufq::to_json(w[0])}, {"write", ufq::to_json(w[1])}};
+    } else {
+        j["latency"] = nullptr;
+    }
+    std::printf("%s\n", j.dump().c_str());
+}
+
+void print_table(const std::vector<Sample>& now, const std::vector<Sample>& before, double interval) {
+    if (isatty(STDOUT_FILENO))
+        std::printf("\033[H\033[2J"); // a refreshing view on a terminal, a log otherwise
+    const std::time_t t = std::time(nullptr);
+    char stamp[32];
+    std::strftime(stamp, sizeof(stamp), "%H:%M:%S", std::localtime(&t));
+    std::printf("ufqctl stats %s, %s (latency: insertion to completion)\n", stamp,
+                before.empty() ? "latency since load" : fmt::format("every {:g} s", interval).c_str());
+    std::printf("%-10s %-12s %-8s %7s %7s %6s | %7s %8s %8s %8s | %7s %8s %8s %8s\n", "DEVICE",
+                "POLICY", "STATE", "IOPS", "WAITING", "ERRORS", "READS", "P50", "P99", "P99.9",
+                "WRITES", "P50", "P99", "P99.9");
+    for (std::size_t i = 0; i < now.size(); ++i) {
+        const Sample& s = now[i];
+        const Sample* b = before.empty() ? nullptr : &before[i];
+        const auto w = window(s, b);
+        const double rate = iops(s, b);
+        std::printf("%-10s %-12s %-8s %7s %7llu %6llu | %7llu %8s %8s %8s | %7llu %8s %8s %8s\n",
+                    s.status.device.name.c_str(), s.status.on_ufq ? s.status.policy.c_str() : "(not ufq)",
+                    s.status.on_ufq ? s.status.state.c_str() : "-",
+                    std::isnan(rate) ? "-" : fmt::format("{:.0f}", rate).c_str(),
+                    static_cast<unsigned long long>(ufq::counter(s.status.counters, "waiting")),
+                    static_cast<unsigned long long>(ufq::counter(s.status.counters, "policy_errors")),
+                    static_cast<unsigned long long>(w[0].count),
+                    fmt_us(w[0].p50_us, w[0].count).c_str(), fmt_us(w[0].p99_us, w[0].count).c_str(),
+                    fmt_us(w[0].p999_us, w[0].count).c_str(),
+                    static_cast<unsigned long long>(w[1].count),
+                    fmt_us(w[1].p50_us, w[1].count).c_str(), fmt_us(w[1].p99_us, w[1].count).c_str(),
+                    fmt_us(w[1].p999_us, w[1].count).c_str());
+    }
+    std::fflush(stdout);
+}
+
+// Sleeps `secs`, waking early when interrupted; false if interrupted.
+bool pause(double secs) {
+    const auto until = std::chrono::steady_clock::now() +
+                       std::chrono::duration_cast<std::chrono::steady_clock::duration>(
+                           std::chrono::duration<double>(secs));
+    while (!g_stop.load()) {
+        const auto left = until - std::chrono::steady_clock::now();
+        if (left <= std::chrono::steady_clock::duration::zero())
+            return true;
+        std::this_thread::sleep_for(std::min<std::chrono::steady_clock::duration>(
+            left, std::chrono::milliseconds(100)));
+    }
+    return false;
+}
+
+int cmd_stats(const Options& o) {
+    ufq::require_root();
+    const auto devices = chosen_or_ufq_devices(o);
+    if (devices.empty())
+        throw Error("no device uses the ufq elevator (ufqctl load POLICY.bpf.o --dev DEV)");
+    catch_interrupts();
+    std::vector<Sample> before;
+    for (unsigned n = 0; !g_stop.load() && (o.count == 0 || n < o.count); ++n) {
+        if (n > 0 && !pause(o.interval))
+            break;
+        std::vector<Sample> now;
+        for (const auto& dev : devices)
+            now.push_back(take_sample(dev));
+        if (o.json) {
+            for (std::size_t i = 0; i < now.size(); ++i)
+                print_json_sample(now[i], before.empty() ? nullptr : &before[i]);
+            std::fflush(stdout);
+        } else {
+            print_table(now, before, o.interval);
+        }
+        before = std::move(now);
+    }
+    return 0;
+}
+
+// ---- trace -----------------------------------------------------------------------------------
+
+int cmd_trace_record(const Options& o) {
+    ufq::require_root();
+    const auto dev = resolve_all(o.devices).front();
+    catch_interrupts();
+    const auto result = ufq::record_trace(dev, o.duration, o.file, g_stop);
+    std::printf("%s: %llu events from policy %s in %s", dev.name.c_str(),
+                static_cast<unsigned long long>(result.events), result.policy.c_str(),
+                o.file.c_str());
+    if (result.dropped)
+        std::printf(" (%llu dropped: the ring buffer was full)",
+                    static_cast<unsigned long long>(result.dropped));
+    std::printf("\n");
+    return 0;
+}
+
+} // namespace
+
+int run(const Options& o) {
+    const std::string& c = o.command;
+    if (c == "load")
+        return cmd_load(o);
+    if (c == "unload") {
+        ufq::unload_policy(o.name, o.keep_ufq);
+        std::printf("unloaded policy %s\n", o.name.c_str());
+        return 0;
+    }
+    if (c == "swap") {
+        ufq::swap_policy(o.name, o.object);
+        std::printf("swapped policy %s to %s\n", o.name.c_str(), o.object.c_str());
+        return 0;
+    }
+    if (c == "bind")
+        return cmd_bind(o);
+    if (c == "unbind")
+        return cmd_unbind(o);
+    if (c == "list") {
+        ufq::require_root();
+        for (const auto& policy : ufq::loaded_policies())
+            std::printf("%s\n", policy.c_str());
+        return 0;
+    }
+    if (c == "status")
+        return cmd_status(o);
+    if (c == "get")
+        return cmd_get(o);
+    if (c == "set")
+        return cmd_set(o);
+    if (c == "model push")
+        return cmd_model_push(o);
+    if (c == "model show")
+        return cmd_model_show(o);
+    if (c == "stats")
+        return cmd_stats(o);
+    if (c == "trace record")
+        return cmd_trace_record(o);
+    throw Error(fmt::format("unknown command '{}'", c));
+}
+
+} // namespace ufqctl
