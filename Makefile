@@ -57,3 +57,28 @@ clean:
 
 distclean:
 	rm -rf $(BUILD)
+
+# make install [PREFIX=/usr] [DESTDIR=...]: ufqctl, the shipped policies (policies/*.bpf.c, not
+# the test ones) under $(PREFIX)/lib/ufq/policies, the man page and the systemd template unit
+# ufq@.service (see docs/ufqctl.8, section SYSTEMD).
+PREFIX ?= /usr
+SYSCONFDIR ?= /etc
+BINDIR := $(PREFIX)/sbin
+POLICYDIR := $(PREFIX)/lib/ufq/policies
+UNITDIR := $(PREFIX)/lib/systemd/system
+MANDIR := $(PREFIX)/share/man
+
+.PHONY: install
+install: build
+	install -D -m 0755 $(HOSTBUILD)/bin/ufqctl $(DESTDIR)$(BINDIR)/ufqctl
+	install -d $(DESTDIR)$(POLICYDIR)
+	for src in policies/*.bpf.c; do \
+		obj=$(HOSTBUILD)/policies/$$(basename $$src .c).o; \
+		install -m 0644 $$obj $(DESTDIR)$(POLICYDIR)/ || exit 1; \
+	done
+	install -D -m 0644 docs/ufqctl.8 $(DESTDIR)$(MANDIR)/man8/ufqctl.8
+	install -d $(DESTDIR)$(UNITDIR)
+	sed -e 's|@BINDIR@|$(BINDIR)|g' -e 's|@POLICYDIR@|$(POLICYDIR)|g' \
+		-e 's|@SYSCONFDIR@|$(SYSCONFDIR)|g' loader/systemd/ufq@.service.in \
+		>$(DESTDIR)$(UNITDIR)/ufq@.service
+	chmod 0644 $(DESTDIR)$(UNITDIR)/ufq@.service
