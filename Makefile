@@ -6,6 +6,7 @@
 #   make deps            install what the project needs (Debian 12, root)
 #   make kernel          build (or fetch from cache) the patched VM kernel
 #   make kernel-debug    the same kernel with lockdep and debug checks
+#   make test-kasan      the load-bearing VM tests again on a KASAN kernel (slow)
 #   make kernel-patches  export build/linux commits to kernel-patches/
 #   make bench           compare all schedulers side by side (BENCH_ARGS=--quick ...)
 #   make build           host build: BPF policies, loader, unit tests
@@ -19,8 +20,10 @@ BUILD := $(REPO)/build
 HOSTBUILD := $(BUILD)/host
 KERNEL_LINK := $(BUILD)/kernel-default
 DEBUG_KERNEL_LINK := $(BUILD)/kernel-debug
+KASAN_KERNEL_LINK := $(BUILD)/kernel-kasan
 
-.PHONY: all deps kernel kernel-debug kernel-patches build test demo bench clean distclean
+.PHONY: all deps kernel kernel-debug kernel-kasan kernel-patches build test test-kasan demo bench \
+	clean distclean
 
 all: build
 
@@ -35,6 +38,10 @@ kernel-debug: deps
 	@mkdir -p $(BUILD)
 	@dir=$$(bash tools/kernel/build.sh debug) && ln -sfn "$$dir" $(DEBUG_KERNEL_LINK)
 
+kernel-kasan: deps
+	@mkdir -p $(BUILD)
+	@dir=$$(bash tools/kernel/build.sh kasan) && ln -sfn "$$dir" $(KASAN_KERNEL_LINK)
+
 kernel-patches:
 	@bash tools/kernel/export-patches.sh
 
@@ -45,6 +52,10 @@ build: kernel
 test: build
 	@[ "$${UFQ_SKIP_LOCKDEP:-0}" = 1 ] || $(MAKE) --no-print-directory kernel-debug
 	@bash tools/test.sh
+
+# Not part of make test: KASAN under TCG needs about an hour for these tests.
+test-kasan: build kernel-kasan
+	@bash tools/test.sh --kasan
 
 demo: build
 	@bash tools/demo.sh

@@ -12,7 +12,7 @@ bookworm_pkgs=(
 	rsync xz-utils kmod udev file dwarves libelf-dev libssl-dev zlib1g-dev
 	clang llvm qemu-system-x86 fio jq liburing-dev
 	libgtest-dev libgmock-dev libspdlog-dev libfmt-dev libcli11-dev
-	nlohmann-json3-dev python3-matplotlib python3-ply shellcheck
+	nlohmann-json3-dev python3-matplotlib python3-ply shellcheck sg3-utils
 	python3-argcomplete python3-pkg-resources python3-requests
 )
 backports_pkgs=(libbpf-dev/bookworm-backports bpftool/bookworm-backports)

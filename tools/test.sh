@@ -5,29 +5,41 @@
 # Environment: UFQ_VM_TESTS="010-ufq-listed.sh ..." runs only those VM tests;
 # UFQ_SKIP_LOCKDEP=1 skips the lockdep kernel; UFQ_SKIP_VM=1 runs the host
 # tests only.
+#
+# tools/test.sh --kasan (make test-kasan) runs only the kernel-debugging VM
+# tests, on the KASAN kernel, with time limits for its fourfold slowdown.
 set -uo pipefail
 repo=$(cd "$(dirname "$0")/.." && pwd)
 hostbuild=$repo/build/host
 passed=0 failed=0 skipped=0
+# The VM tests that exercise insert, dispatch, live swap, fallback, flushes,
+# requeues and passthrough under load: the ones worth repeating on a
+# debugging kernel.
+debug_tests=(040-deadline-policy.sh 050-fallback.sh 060-live-swap.sh
+	080-flush-fua-requeue.sh 085-passthrough.sh)
 
-echo "== host unit tests"
-ctest_log=$(mktemp)
-ctest --test-dir "$hostbuild" --output-on-failure 2>&1 | tee "$ctest_log"
-# "100% tests passed, 0 tests failed out of 12"
-summary=$(grep -E 'tests passed, [0-9]+ tests? failed out of [0-9]+' "$ctest_log" | tail -1)
-if [ -z "$summary" ]; then
-	echo "host unit tests: ctest printed no summary" >&2
-	failed=$((failed + 1))
-else
-	total=$(sed -E 's/.*out of ([0-9]+).*/\1/' <<<"$summary")
-	nfail=$(sed -E 's/.* ([0-9]+) tests? failed.*/\1/' <<<"$summary")
-	passed=$((passed + total - nfail))
-	failed=$((failed + nfail))
-fi
-rm -f "$ctest_log"
+run_host_tests() {
+	local ctest_log summary total nfail
+	echo "== host unit tests"
+	ctest_log=$(mktemp)
+	ctest --test-dir "$hostbuild" --output-on-failure 2>&1 | tee "$ctest_log"
+	# "100% tests passed, 0 tests failed out of 12"
+	summary=$(grep -E 'tests passed, [0-9]+ tests? failed out of [0-9]+' "$ctest_log" | tail -1)
+	if [ -z "$summary" ]; then
+		echo "host unit tests: ctest printed no summary" >&2
+		failed=$((failed + 1))
+	else
+		total=$(sed -E 's/.*out of ([0-9]+).*/\1/' <<<"$summary")
+		nfail=$(sed -E 's/.* ([0-9]+) tests? failed.*/\1/' <<<"$summary")
+		passed=$((passed + total - nfail))
+		failed=$((failed + nfail))
+	fi
+	rm -f "$ctest_log"
+}
 
 # run_vm_suite LABEL KERNEL TESTS...: one VM boot running the given VM tests
-# (all of tests/vm when none are given); adds to the totals.
+# (all of tests/vm when none are given); adds to the totals. UFQ_TEST_TIMEOUT
+# is each test's limit inside the guest.
 run_vm_suite() {
 	local label=$1 kernel=$2 out=$repo/build/vm-out/$1 vm_rc planned p f s missing
 	shift 2
@@ -35,9 +47,10 @@ run_vm_suite() {
 	rm -rf "$out"
 	mkdir -p "$out"
 	"$repo/tools/vm/run" --kernel "$kernel" --out "$out" \
-		--timeout "${UFQ_VM_TIMEOUT:-2400}" -- tests/vm/run-suite "$@"
+		--timeout "${UFQ_VM_TIMEOUT:-2400}" -- \
+		env UFQ_TEST_TIMEOUT="${UFQ_TEST_TIMEOUT:-300}" tests/vm/run-suite "$@"
 	vm_rc=$?
-	planned=$(cat "$out/planned.txt" 2>/dev/null | wc -l)
+	planned=$({ wc -l <"$out/planned.txt"; } 2>/dev/null || echo 0)
 	p=$(grep -c '^PASS' "$out/results.txt" 2>/dev/null)
 	f=$(grep -c '^FAIL' "$out/results.txt" 2>/dev/null)
 	s=$(grep -c '^SKIP' "$out/results.txt" 2>/dev/null)
@@ -54,16 +67,20 @@ run_vm_suite() {
 	[ -s "$out/dmesg.txt" ] && echo "guest kernel log: $out/dmesg.txt"
 }
 
-if [ "${UFQ_SKIP_VM:-0}" != 1 ]; then
-	# shellcheck disable=SC2086
-	run_vm_suite default "$repo/build/kernel-default" ${UFQ_VM_TESTS:-}
-	# Insert, dispatch, live swap, fallback, flushes and requeues under
-	# load again, on a kernel with lockdep and sleep-in-atomic checks:
-	# run-suite fails a test on any warning, BUG or lockdep report.
-	if [ "${UFQ_SKIP_LOCKDEP:-0}" != 1 ]; then
-		run_vm_suite lockdep "$repo/build/kernel-debug" \
-			040-deadline-policy.sh 050-fallback.sh 060-live-swap.sh \
-			080-flush-fua-requeue.sh
+if [ "${1:-}" = --kasan ]; then
+	UFQ_TEST_TIMEOUT=${UFQ_TEST_TIMEOUT:-1500} UFQ_VM_TIMEOUT=${UFQ_VM_TIMEOUT:-7200} \
+		run_vm_suite kasan "$repo/build/kernel-kasan" "${debug_tests[@]}"
+else
+	run_host_tests
+	if [ "${UFQ_SKIP_VM:-0}" != 1 ]; then
+		# shellcheck disable=SC2086
+		run_vm_suite default "$repo/build/kernel-default" ${UFQ_VM_TESTS:-}
+		# The same load again on a kernel with lockdep and sleep-in-atomic
+		# checks: run-suite fails a test on any warning, BUG or lockdep
+		# report.
+		if [ "${UFQ_SKIP_LOCKDEP:-0}" != 1 ]; then
+			run_vm_suite lockdep "$repo/build/kernel-debug" "${debug_tests[@]}"
+		fi
 	fi
 fi
 

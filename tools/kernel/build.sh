@@ -2,7 +2,7 @@
 # Build the ufq VM kernel: Debian's linux-source-6.12 plus kernel-patches/,
 # configured from tinyconfig plus kernel-patches/config/*.config.
 #
-# Usage: tools/kernel/build.sh [default|debug]
+# Usage: tools/kernel/build.sh [default|debug|kasan]
 #
 # The result (bzImage, vmlinux.h, .config) is cached under
 # $UFQ_CACHE_DIR/kernel/<variant>-<key>, where the key hashes the source
@@ -21,7 +21,8 @@ repo=$(cd "$(dirname "$0")/../.." && pwd)
 case "$variant" in
 default) fragments=(ufq.config) ;;
 debug) fragments=(ufq.config debug.config) ;;
-*) die "unknown kernel variant '$variant' (expected 'default' or 'debug')" ;;
+kasan) fragments=(ufq.config debug.config kasan.config) ;;
+*) die "unknown kernel variant '$variant' (expected default, debug or kasan)" ;;
 esac
 
 key=$(kernel_cache_key "${fragments[@]}")
@@ -55,7 +56,8 @@ export CCACHE_SLOPPINESS=time_macros,include_file_mtime,include_file_ctime
 export CCACHE_MAXSIZE=${CCACHE_MAXSIZE:-5G}
 # Reproducible build metadata, so that unchanged objects hit ccache.
 export KBUILD_BUILD_USER=ufq KBUILD_BUILD_HOST=ufq
-export KBUILD_BUILD_TIMESTAMP="$(git -C "$KERNEL_TREE" log -1 --format=%cd)"
+KBUILD_BUILD_TIMESTAMP=$(git -C "$KERNEL_TREE" log -1 --format=%cd)
+export KBUILD_BUILD_TIMESTAMP
 kmake=(make -C "$KERNEL_TREE" O="$objdir" CC="ccache gcc" -j"$(($(nproc) + 1))")
 
 log "configuring kernel ($variant): tinyconfig + ${fragments[*]}"
@@ -75,7 +77,7 @@ missing=$(cat "${frag_paths[@]}" | grep -E '^CONFIG_[A-Z0-9_]+=' | while read -r
 		grep -qx "$line" "$objdir/.config" || echo "$line"
 	fi
 done || true)
-[ -z "$missing" ] || die "kernel config options did not take effect (unmet dependencies?): $(echo $missing)"
+[ -z "$missing" ] || die "kernel config options did not take effect (unmet dependencies?): ${missing//$'\n'/ }"
 
 log "building bzImage ($variant); from scratch this takes about 10 minutes"
 start=$(date +%s)
