@@ -1,9 +1,7 @@
 #include "ufq/model.hpp"
 
 #include <bpf/bpf.h>
-#include <fcntl.h>
 #include <fmt/format.h>
-#include <sys/file.h>
 #include <sys/mman.h>
 #include <unistd.h>
 
@@ -19,8 +17,8 @@
 #include "ufq/model.h"
 #include "ufq/pinned_map.hpp"
 #include "ufq/require.hpp"
+#include "ufq/state.hpp"
 #include "ufq/tunables.hpp"
-#include "unique_fd.hpp"
 
 namespace fs = std::filesystem;
 
@@ -93,27 +91,6 @@ private:
     std::size_t size_ = 0;
 };
 
-// Serialises pushes to one policy's model: two at once would write the same idle slot.
-class PushLock {
-public:
-    PushLock(const Paths& paths, const std::string& policy)
-        : fd_(open_lock(paths, policy)) {
-        if (flock(fd_.get(), LOCK_EX) != 0)
-            throw Error(fmt::format("cannot lock the model of {}: {}", policy, errno_text(errno)));
-    }
-
-private:
-    static UniqueFd open_lock(const Paths& paths, const std::string& policy) {
-        fs::create_directories(paths.state);
-        const fs::path path = paths.state / (policy + ".model.lock");
-        UniqueFd fd(::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600));
-        if (!fd.valid())
-            throw Error(fmt::format("cannot open {}: {}", path.string(), errno_text(errno)));
-        return fd;
-    }
-    UniqueFd fd_;
-};
-
 } // namespace
 
 ModelLayout model_layout(const Schema& value, std::string_view map_name) {
@@ -183,12 +160,14 @@ std::uint64_t push_model(const std::string& policy, const fs::path& file, const 
     std::ostringstream text;
     text << in.rdbuf();
 
+    // Two pushes at once would write the same idle slot; a swap must not replace the map
+    // between opening it and flipping.
+    const LockFile lock = lock_policy(paths, policy);
     MappedModel model(policy, paths);
     const ModelLayout& l = model.layout();
     // Validate before touching anything: a bad file changes nothing.
     const auto weights = parse_weights(l, text.str(), file.string());
 
-    PushLock lock(paths, policy);
     const std::uint32_t active = model.at<std::uint32_t>(l.active).load() & 1;
     const std::uint32_t idle = active ^ 1;
     const std::uint64_t generation = model.at<std::uint64_t>(l.generation).load() + 1;

@@ -74,6 +74,7 @@ void PinnedMap::update(std::uint32_t key, const std::vector<std::uint8_t>& value
 }
 
 void require_loaded(const Paths& paths, const std::string& policy) {
+    check_policy_name(policy);
     std::error_code ec;
     if (!fs::exists(paths.link_pin(policy), ec))
         throw Error(fmt::format("no policy named {} is loaded (ufqctl list shows them)", policy));

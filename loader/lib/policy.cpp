@@ -1,28 +1,39 @@
 #include "ufq/policy.hpp"
 
-#include "ufq/error.hpp"
-#include "ufq/require.hpp"
-#include "ufq/scheduler.hpp"
-#include "ufq/sysfs.hpp"
-#include "ufq/tunables.hpp"
-
 #include <bpf/bpf.h>
 #include <bpf/btf.h>
 #include <bpf/libbpf.h>
+#include <fcntl.h>
 #include <fmt/format.h>
-#include <nlohmann/json.hpp>
+#include <fmt/ranges.h>
+#include <stdio.h>
+#include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <chrono>
 #include <cstdarg>
 #include <cstring>
-#include <fstream>
 #include <functional>
+#include <map>
 #include <memory>
+#include <optional>
+#include <set>
 #include <sstream>
 #include <thread>
 
-#include <unistd.h>
+#include "errno_text.hpp"
+#include "struct_ops.hpp"
+#include "ufq/btf_compare.hpp"
+#include "ufq/error.hpp"
+#include "ufq/pinned_map.hpp"
+#include "ufq/require.hpp"
+#include "ufq/scheduler.hpp"
+#include "ufq/state.hpp"
+#include "ufq/status.hpp"
+#include "ufq/sysfs.hpp"
+#include "ufq/tunables.hpp"
+#include "unique_fd.hpp"
 
 namespace fs = std::filesystem;
 
@@ -30,9 +41,31 @@ namespace ufq {
 
 fs::path Paths::policy_dir(const std::string& policy) const { return bpffs / "ufq" / policy; }
 fs::path Paths::link_pin(const std::string& policy) const { return policy_dir(policy) / "link"; }
-fs::path Paths::state_file(const std::string& policy) const { return state / (policy + ".json"); }
+fs::path Paths::maps_dir(const std::string& policy) const { return policy_dir(policy) / "maps"; }
+fs::path Paths::policy_lock(const std::string& policy) const {
+    return state / (policy + ".lock");
+}
+fs::path Paths::verifier_log(const std::string& policy) const {
+    return state / (policy + ".verifier.log");
+}
+// Policy names have no '.', so these cannot be mistaken for a policy's files.
+fs::path Paths::devices_lock() const { return state / ".devices.lock"; }
+fs::path Paths::device_records() const { return state / "devices.json"; }
 
 namespace {
+
+constexpr std::string_view kUfq = "ufq";
+constexpr std::string_view kNone = "none";
+constexpr std::size_t kMaxPolicyName = 15; // UFQ_NAME_LEN - 1 in the kernel
+
+// `text` with anything that is not printable ASCII shown as '?', for messages.
+std::string printable(std::string_view text) {
+    std::string out(text.substr(0, 64));
+    for (char& c : out)
+        if (c < 0x20 || c > 0x7e)
+            c = '?';
+    return out;
+}
 
 // ---- libbpf output: kept, so a verifier rejection can be shown in a few lines ---------------
 
@@ -84,6 +117,8 @@ struct ObjectCloser {
 };
 using ObjectPtr = std::unique_ptr<bpf_object, ObjectCloser>;
 
+// Destroying a struct_ops link closes its fd: that detaches the policy unless the link is
+// pinned, in which case the pin keeps it (so no bpf_link__disconnect, which would leak the fd).
 struct LinkCloser {
     void operator()(bpf_link* link) const { bpf_link__destroy(link); }
 };
@@ -109,6 +144,12 @@ public:
 private:
     std::vector<std::function<void()>> undo_;
 };
+
+bool contains(const std::vector<std::string>& list, std::string_view item) {
+    return std::find(list.begin(), list.end(), item) != list.end();
+}
+
+// ---- the policy object -----------------------------------------------------------------------
 
 // A policy's ufq_ops struct_ops map and the name in it.
 struct PolicyMap {
@@ -157,8 +198,21 @@ PolicyMap find_policy_map(const bpf_object* obj, const fs::path& object) {
         throw Error(fmt::format("{} is not a ufq policy: it has no struct ufq_ops in a "
                                 ".struct_ops.link section (see bpf/ufq.bpf.h)",
                                 object.string()));
+    // A plain struct_ops map registers the policy until someone deletes its element; only a
+    // link detaches it when its pin goes. The kernel refuses it too (EOPNOTSUPP), but without a
+    // word of why.
+    if (!(bpf_map__map_flags(found.map) & BPF_F_LINK))
+        throw Error(fmt::format("{}: its struct ufq_ops {} is in section .struct_ops; ufq policies "
+                                "are attached through a link, so it must be in "
+                                "SEC(\".struct_ops.link\") (UFQ_POLICY in bpf/ufq.bpf.h does that)",
+                                object.string(), bpf_map__name(found.map)));
     if (found.name.empty())
         throw Error(fmt::format("the struct ufq_ops in {} has no name", object.string()));
+    try {
+        check_policy_name(found.name);
+    } catch (const Error& e) {
+        throw Error(fmt::format("the struct ufq_ops in {}: {}", object.string(), e.what()));
+    }
     return found;
 }
 
@@ -169,26 +223,57 @@ ObjectPtr open_object(const fs::path& object) {
     bpf_object* obj = bpf_object__open_file(object.c_str(), nullptr);
     if (!obj)
         throw Error(fmt::format("{} is not a BPF object libbpf can open: {}", object.string(),
-                                std::strerror(errno)));
+                                errno_text(errno)));
     return ObjectPtr(obj);
 }
 
-void load_object(bpf_object* obj, const std::string& policy) {
-    if (bpf_object__load(obj) == 0)
+// Loads the object into the kernel. On failure the whole libbpf log (with the verifier's) goes
+// to <state>/<policy>.verifier.log, and the error shows its last lines.
+void load_object(bpf_object* obj, const std::string& policy, const Paths& paths) {
+    const int rc = bpf_object__load(obj);
+    if (rc == 0)
         return;
-    const int err = errno;
-    const fs::path log_path = fs::temp_directory_path() / fmt::format("ufqctl-{}.log", policy);
-    std::ofstream(log_path) << libbpf_log();
+    const fs::path log_path = paths.verifier_log(policy);
+    std::string saved;
+    try {
+        ensure_state_dir(paths.state);
+        write_private_file(log_path, libbpf_log());
+        saved = "  full log: " + log_path.string();
+    } catch (const Error& e) {
+        saved = fmt::format("  (the full log could not be saved: {})", e.what());
+    }
     // One line saying what happened, then the indented end of the verifier log.
-    throw Error(fmt::format("the kernel refused policy {}: {}; last lines of the log:\n{}"
-                            "  full log: {}",
-                            policy, std::strerror(err), last_lines(libbpf_log(), 12),
-                            log_path.string()));
+    throw Error(fmt::format("the kernel refused policy {}: {}; last lines of the log:\n{}{}",
+                            policy, errno_text(-rc), last_lines(libbpf_log(), 12), saved));
 }
 
-// The struct_ops link, attached. A policy that was just unloaded may still be registered
-// for a moment (the kernel releases links asynchronously): retry briefly on EEXIST.
-LinkPtr attach_policy(bpf_map* map, const std::string& policy) {
+void forget_verifier_log(const Paths& paths, const std::string& policy) {
+    std::error_code ec;
+    fs::remove(paths.verifier_log(policy), ec); // from an earlier, failed attempt
+}
+
+std::string foreign_policy_advice(const std::string& policy, const Paths& paths) {
+    return fmt::format("a policy named {} is already registered in the kernel by another program "
+                       "(ufqctl has no pins for it under {}): remove it with the tool that "
+                       "loaded it, or give this policy another name",
+                       policy, paths.policy_dir(policy).string());
+}
+
+// Whether `policy` is registered, waiting up to 2 s for it to go: the kernel releases a link
+// whose last pin was just removed asynchronously, so a policy unloaded a moment ago may still
+// be listed.
+bool still_registered(const Paths& paths, const std::string& policy) {
+    for (int attempt = 0;; ++attempt) {
+        if (!contains(registered_policies(paths), policy))
+            return false;
+        if (attempt == 40)
+            return true;
+        std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    }
+}
+
+// The struct_ops link, attached (retrying briefly on EEXIST, see still_registered).
+LinkPtr attach_policy(bpf_map* map, const std::string& policy, const Paths& paths) {
     for (int attempt = 0;; ++attempt) {
         bpf_link* link = bpf_map__attach_struct_ops(map);
         if (link)
@@ -199,23 +284,31 @@ LinkPtr attach_policy(bpf_map* map, const std::string& policy) {
             continue;
         }
         if (err == EEXIST)
-            throw Error(fmt::format("a policy named {} is already registered in the kernel "
-                                    "(ufqctl unload {} first)",
-                                    policy, policy));
-        throw Error(fmt::format("cannot attach policy {}: {}", policy, std::strerror(err)));
+            throw Error(foreign_policy_advice(policy, paths));
+        if (err == EOPNOTSUPP)
+            throw Error(fmt::format("the kernel refused to register policy {}: it takes ufq "
+                                    "policies only through a struct_ops link "
+                                    "(SEC(\".struct_ops.link\"))",
+                                    policy));
+        throw Error(fmt::format("cannot attach policy {}: {} (see dmesg)", policy,
+                                errno_text(err)));
     }
 }
 
 void pin_maps(bpf_object* obj, const fs::path& dir) {
-    fs::create_directories(dir / "maps");
+    std::error_code ec;
+    fs::create_directories(dir, ec);
+    if (ec)
+        throw Error(fmt::format("cannot create {}: {}", dir.string(), ec.message()));
     bpf_map* map = nullptr;
     bpf_object__for_each_map(map, obj) {
         if (bpf_map__type(map) == BPF_MAP_TYPE_STRUCT_OPS || bpf_map__is_internal(map))
             continue;
-        const fs::path pin = dir / "maps" / bpf_map__name(map);
-        if (bpf_map__pin(map, pin.c_str()) != 0)
+        const fs::path pin = dir / bpf_map__name(map);
+        const int rc = bpf_map__pin(map, pin.c_str());
+        if (rc != 0)
             throw Error(fmt::format("cannot pin map {} at {}: {}", bpf_map__name(map),
-                                    pin.string(), std::strerror(errno)));
+                                    pin.string(), errno_text(-rc)));
     }
 }
 
@@ -224,37 +317,15 @@ void remove_pins(const fs::path& dir) {
     fs::remove_all(dir, ec); // unlinking a pin drops its reference; the last one detaches
 }
 
-nlohmann::json read_state(const Paths& paths, const std::string& policy) {
-    std::ifstream in(paths.state_file(policy));
-    if (!in)
-        return nlohmann::json::object();
-    try {
-        return nlohmann::json::parse(in);
-    } catch (const nlohmann::json::exception&) {
-        return nlohmann::json::object();
-    }
-}
-
-void write_state(const Paths& paths, const LoadedPolicy& loaded) {
-    nlohmann::json state;
-    state["policy"] = loaded.name;
-    state["devices"] = nlohmann::json::array();
-    for (const auto& bound : loaded.devices)
-        state["devices"].push_back({{"name", bound.device.name},
-                                    {"previous_scheduler", bound.previous_scheduler}});
-    fs::create_directories(paths.state);
-    const fs::path tmp = paths.state_file(loaded.name).string() + ".tmp";
-    std::ofstream(tmp) << state.dump(2) << '\n';
-    fs::rename(tmp, paths.state_file(loaded.name));
-}
-
 // ---- tunables and map reuse -----------------------------------------------------------------
 
-// The object's tunables map (name ending in _tunables) and the value ufqctl starts it with:
-// the defaults from its BTF, then the user's KEY=VAL assignments. Computed before the object is
-// loaded, so that a typo costs no verifier run and leaves nothing behind.
+// The object's tunables map (name ending in _tunables), its schema, and the value ufqctl starts
+// it with: the defaults from its BTF, then the user's KEY=VAL assignments. Computed before the
+// object is loaded (and before any map is reused, which makes libbpf forget the object's own
+// type of the map), so that a typo costs no verifier run and leaves nothing behind.
 struct ObjectTunables {
     bpf_map* map = nullptr;
+    Schema schema;
     std::vector<std::uint8_t> value;
 };
 
@@ -282,12 +353,14 @@ ObjectTunables prepare_tunables(bpf_object* obj, const std::string& policy,
         throw Error(fmt::format("map {} of policy {} is not a one-element array, so not a "
                                 "tunables map (see UFQ_TUNABLES_MAP in bpf/ufq.bpf.h)",
                                 name, policy));
-    const Schema schema = describe_btf_type(bpf_object__btf(obj),
-                                            bpf_map__btf_value_type_id(tmap), "map " + name);
-    check_tunables_schema(schema, name);
-    ObjectTunables t{tmap, std::vector<std::uint8_t>(bpf_map__value_size(tmap))};
-    apply_defaults(schema, t.value);
-    apply_assignments(schema, t.value, assignments, policy);
+    ObjectTunables t;
+    t.map = tmap;
+    t.schema = describe_btf_type(bpf_object__btf(obj), bpf_map__btf_value_type_id(tmap),
+                                 "map " + name);
+    check_tunables_schema(t.schema, name);
+    t.value.assign(bpf_map__value_size(tmap), 0);
+    apply_defaults(t.schema, t.value);
+    apply_assignments(t.schema, t.value, assignments, policy);
     return t;
 }
 
@@ -295,45 +368,298 @@ void write_tunables(const ObjectTunables& t) {
     if (!t.map)
         return;
     const std::uint32_t zero = 0;
-    if (bpf_map__update_elem(t.map, &zero, sizeof(zero), t.value.data(), t.value.size(),
-                             BPF_ANY) != 0)
+    const int rc = bpf_map__update_elem(t.map, &zero, sizeof(zero), t.value.data(),
+                                        t.value.size(), BPF_ANY);
+    if (rc != 0)
         throw Error(fmt::format("cannot initialise tunables map {}: {}", bpf_map__name(t.map),
-                                std::strerror(errno)));
+                                errno_text(-rc)));
 }
 
-// Swap keeps the running policy's state: each map of the new object that has a pinned
-// counterpart of the same name and definition reuses it, so tunables, models, statistics and
-// per-device state carry over. A map whose definition changed starts afresh.
-std::vector<std::string> reuse_pinned_maps(bpf_object* obj, const fs::path& dir) {
-    std::vector<std::string> reused;
+struct BtfCloser {
+    void operator()(btf* b) const { btf__free(b); }
+};
+
+// The kernel's BTF objects of pinned maps, loaded once each.
+class KernelBtfs {
+public:
+    const btf* get(std::uint32_t id) {
+        auto& slot = cache_[id];
+        if (!slot) {
+            slot.reset(btf__load_from_kernel_by_id(id));
+            if (!slot)
+                throw Error(fmt::format("cannot read BTF object {} from the kernel: {}", id,
+                                        errno_text(errno)));
+        }
+        return slot.get();
+    }
+
+private:
+    std::map<std::uint32_t, std::unique_ptr<btf, BtfCloser>> cache_;
+};
+
+// Whether the pinned map (as the kernel describes it) can serve as `map` of the new object:
+// the same definition, and key and value types that are the same in BTF (members, offsets,
+// sizes, decl tags), not merely of the same size.
+bool same_map(const bpf_map_info& info, const bpf_object* obj, const bpf_map* map,
+              KernelBtfs& btfs) {
+    if (info.type != bpf_map__type(map) || info.key_size != bpf_map__key_size(map) ||
+        info.value_size != bpf_map__value_size(map) ||
+        info.max_entries != bpf_map__max_entries(map) ||
+        info.map_flags != bpf_map__map_flags(map))
+        return false;
+    const std::uint32_t key = bpf_map__btf_key_type_id(map);
+    const std::uint32_t value = bpf_map__btf_value_type_id(map);
+    if (!info.btf_id || (!info.btf_key_type_id && !info.btf_value_type_id))
+        return !key && !value; // untyped on both sides: the definition is all there is
+    const btf* old = btfs.get(info.btf_id);
+    const btf* now = bpf_object__btf(obj);
+    return btf_types_equal(old, info.btf_key_type_id, now, key) &&
+           btf_types_equal(old, info.btf_value_type_id, now, value);
+}
+
+// Swap keeps the running policy's state: each map of the new object whose pinned counterpart of
+// the same name is the same map (same_map) reuses it, so tunables, models, statistics and
+// per-device state carry over. Any other map starts afresh.
+SwapResult reuse_pinned_maps(bpf_object* obj, const fs::path& maps_dir) {
+    SwapResult result;
+    KernelBtfs btfs;
+    std::set<std::string> in_object;
     bpf_map* map = nullptr;
     bpf_object__for_each_map(map, obj) {
         if (bpf_map__type(map) == BPF_MAP_TYPE_STRUCT_OPS || bpf_map__is_internal(map))
             continue;
-        const fs::path pin = dir / "maps" / bpf_map__name(map);
-        const int fd = bpf_obj_get(pin.c_str());
-        if (fd < 0)
+        const std::string name = bpf_map__name(map);
+        in_object.insert(name);
+        const fs::path pin = maps_dir / name;
+        const UniqueFd fd(bpf_obj_get(pin.c_str()));
+        if (!fd.valid()) {
+            if (errno != ENOENT)
+                throw Error(fmt::format("cannot open pinned map {}: {}", pin.string(),
+                                        errno_text(errno)));
+            result.fresh.push_back(name);
             continue;
+        }
         bpf_map_info info{};
         std::uint32_t len = sizeof(info);
-        const bool same = bpf_map_get_info_by_fd(fd, &info, &len) == 0 &&
-                          info.type == bpf_map__type(map) &&
-                          info.key_size == bpf_map__key_size(map) &&
-                          info.value_size == bpf_map__value_size(map) &&
-                          info.max_entries == bpf_map__max_entries(map) &&
-                          info.map_flags == bpf_map__map_flags(map);
-        if (same && bpf_map__reuse_fd(map, fd) == 0)
-            reused.emplace_back(bpf_map__name(map));
-        close(fd); // reuse_fd keeps its own duplicate
+        if (bpf_map_get_info_by_fd(fd.get(), &info, &len) != 0)
+            throw Error(fmt::format("{} is not a BPF map: {}", pin.string(), errno_text(errno)));
+        if (!same_map(info, obj, map, btfs)) {
+            result.fresh.push_back(name);
+            continue;
+        }
+        const int rc = bpf_map__reuse_fd(map, fd.get()); // takes a duplicate of fd
+        if (rc != 0)
+            throw Error(fmt::format("cannot reuse map {}: {}", pin.string(), errno_text(-rc)));
+        result.kept.push_back(name);
     }
-    return reused;
+    std::error_code ec;
+    for (const auto& entry : fs::directory_iterator(maps_dir, ec))
+        if (!in_object.contains(entry.path().filename().string()))
+            result.dropped.push_back(entry.path().filename().string());
+    std::sort(result.dropped.begin(), result.dropped.end());
+    return result;
 }
+
+// A new tunables layout: the values the user set in the running version carry over by name.
+void carry_over_running_tunables(const std::string& policy, const Paths& paths,
+                                 ObjectTunables& tunables, SwapResult& result) {
+    const auto names = policy_maps_with_suffix(paths, policy, kTunablesSuffix);
+    if (names.size() != 1)
+        return;
+    const PinnedMap old(paths.maps_dir(policy) / names.front());
+    if (old.info().type != BPF_MAP_TYPE_ARRAY || old.info().max_entries != 1)
+        return;
+    const Schema schema = old.value_schema();
+    check_tunables_schema(schema, old.name());
+    const auto value = old.lookup(0);
+    auto carried = carry_over_tunables(schema, value, tunables.schema, tunables.value);
+    result.tunables_carried = std::move(carried.carried);
+    result.tunables_reset = std::move(carried.reset);
+}
+
+// ---- devices -----------------------------------------------------------------------------------
 
 fs::path policy_attr(const BlockDevice& dev, const SysfsRoot& sys) {
     return sys.sys / "block" / dev.name / "queue" / "iosched" / "policy";
 }
 
+std::string dev_number(const BlockDevice& dev) {
+    return fmt::format("{}:{}", dev.major, dev.minor);
+}
+
+// A device's elevator and, on ufq, the policy serving it ("none" if none).
+struct Binding {
+    std::string scheduler;
+    std::string policy{kNone};
+};
+
+Binding read_binding(const BlockDevice& dev, const SysfsRoot& sys) {
+    Binding b;
+    b.scheduler = read_scheduler(dev, sys).active;
+    if (b.scheduler == kUfq)
+        b.policy = parse_policy_attr(read_sysfs(policy_attr(dev, sys))).active;
+    return b;
+}
+
+std::string describe(const Binding& b) {
+    return b.scheduler == kUfq ? fmt::format("policy {}", b.policy)
+                               : fmt::format("elevator {}", b.scheduler);
+}
+
+// Puts `dev` back as it was: its elevator, or on ufq the policy that served it.
+void restore_binding(const BlockDevice& dev, const Binding& before, const SysfsRoot& sys) {
+    if (before.scheduler != kUfq) {
+        set_scheduler(dev, before.scheduler, sys);
+        return;
+    }
+    set_scheduler(dev, kUfq, sys);
+    write_sysfs(policy_attr(dev, sys), before.policy);
+}
+
+// Switches `dev` (which had `before`) to ufq and binds `policy`; on failure restores `before`.
+void bind_one(const BlockDevice& dev, const std::string& policy, const Binding& before,
+              const SysfsRoot& sys) {
+    set_scheduler(dev, kUfq, sys);
+    try {
+        write_sysfs(policy_attr(dev, sys), policy);
+    } catch (const Error& e) {
+        std::string undo;
+        try {
+            restore_binding(dev, before, sys);
+        } catch (const Error& r) {
+            undo = fmt::format("; restoring its {} failed too: {}", describe(before), r.what());
+        }
+        if (e.sys_errno() == ENOENT)
+            throw Error(fmt::format("{}: no policy named {} is registered any more{}", dev.name,
+                                    policy, undo));
+        throw Error(fmt::format("{}: cannot bind policy {}: {} (its init_dev may have refused the "
+                                "device; see dmesg){}",
+                                dev.name, policy,
+                                e.sys_errno() ? errno_text(e.sys_errno()) : e.what(), undo),
+                    e.sys_errno());
+    }
+}
+
+std::vector<DeviceRecord>::iterator find_record(std::vector<DeviceRecord>& records,
+                                                std::string_view name) {
+    return std::find_if(records.begin(), records.end(),
+                        [&](const DeviceRecord& r) { return r.name == name; });
+}
+
+void move_to_top(std::vector<std::string>& policies, const std::string& policy) {
+    std::erase(policies, policy);
+    policies.push_back(policy);
+}
+
+// Notes in `records` that ufqctl bound `dev`, which had `before`, to `policy`: a device seen for
+// the first time remembers its elevator (and the policy it had, if on ufq); a device moved from
+// another policy keeps its record, with `policy` now last.
+void record_binding(std::vector<DeviceRecord>& records, const BlockDevice& dev,
+                    const Binding& before, const std::string& policy) {
+    auto it = find_record(records, dev.name);
+    // Another disk under the same name, or the device left ufq since: start over.
+    if (it != records.end() && (it->dev != dev_number(dev) || before.scheduler != kUfq))
+        it = records.erase(it), it = records.end();
+    if (it == records.end()) {
+        records.push_back({dev.name, dev_number(dev), before.scheduler, {}});
+        it = std::prev(records.end());
+    }
+    // Bound some other way since ufqctl last bound it: that policy comes before this one.
+    if (before.scheduler == kUfq && before.policy != kNone &&
+        (it->policies.empty() || it->policies.back() != before.policy))
+        move_to_top(it->policies, before.policy);
+    move_to_top(it->policies, policy);
+}
+
+// Gives device `name` back what it had before ufqctl bound it to `policy`, which is going away
+// (see unload_policy). Updates `records`; throws ufq::Error for what could not be done, with
+// `elevator_failed` set if that was restoring the elevator.
+void give_back(const std::string& name, const std::string& policy, bool keep_ufq,
+               const std::vector<std::string>& registered, std::vector<DeviceRecord>& records,
+               const SysfsRoot& sys, bool& elevator_failed) {
+    auto it = find_record(records, name);
+    BlockDevice dev;
+    try {
+        dev = resolve_device(name, sys);
+    } catch (const Error&) {
+        if (it != records.end())
+            records.erase(it); // the device went away: nothing to restore
+        return;
+    }
+    if (it != records.end() && it->dev != dev_number(dev))
+        it = records.erase(it), it = records.end(); // another disk by that name now
+    const Binding now = read_binding(dev, sys);
+    if (now.scheduler != kUfq) {
+        if (it != records.end())
+            records.erase(it); // someone chose another elevator since: theirs to keep
+        return;
+    }
+    const fs::path attr = policy_attr(dev, sys);
+    const bool had_it_last =
+        it != records.end() && !it->policies.empty() && it->policies.back() == policy;
+    if (it != records.end())
+        std::erase(it->policies, policy);
+    // Served by `policy`, or unbound since ufqctl bound it to `policy`.
+    const bool ours = now.policy == policy || (now.policy == kNone && had_it_last);
+    if (!ours) {
+        // Another policy serves it now: it stays. If that one was bound some other way, it is
+        // what unloading gives back to first from now on.
+        if (it != records.end() && now.policy != kNone)
+            move_to_top(it->policies, now.policy);
+        return;
+    }
+    if (it == records.end()) {
+        // Not bound through ufqctl: nothing known to give back; FIFO order on ufq.
+        write_sysfs(attr, kNone);
+        return;
+    }
+    if (!keep_ufq) {
+        // The newest earlier policy that is still there and takes the device.
+        while (!it->policies.empty()) {
+            if (contains(registered, it->policies.back())) {
+                try {
+                    write_sysfs(attr, it->policies.back());
+                    return;
+                } catch (const Error&) { // refused it: further back
+                }
+            }
+            it->policies.pop_back();
+        }
+    }
+    const std::string elevator = it->elevator;
+    records.erase(it);
+    if (keep_ufq || elevator == kUfq) {
+        write_sysfs(attr, kNone);
+        return;
+    }
+    try {
+        write_sysfs(attr, kNone); // leaving ufq unbinds it anyway; this keeps the order clean
+    } catch (const Error&) {
+    }
+    try {
+        set_scheduler(dev, elevator, sys);
+    } catch (const Error& e) {
+        elevator_failed = true;
+        throw Error(fmt::format("cannot restore elevator {}: {}", elevator, e.what()));
+    }
+}
+
 } // namespace
+
+// ---- public API ----------------------------------------------------------------------------------
+
+void check_policy_name(std::string_view name) {
+    // The kernel also allows '.', which bpffs refuses in the names of pins.
+    const bool ok = !name.empty() && name.size() <= kMaxPolicyName && name != kNone &&
+                    std::all_of(name.begin(), name.end(), [](char c) {
+                        return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+                               (c >= '0' && c <= '9') || c == '_';
+                    });
+    if (!ok)
+        throw Error(fmt::format("'{}' is not a policy name ufqctl can manage (1 to {} letters, "
+                                "digits or '_', and not 'none')",
+                                printable(name), kMaxPolicyName));
+}
 
 PolicyAttr parse_policy_attr(std::string_view text) {
     PolicyAttr attr;
@@ -343,147 +669,195 @@ PolicyAttr parse_policy_attr(std::string_view text) {
             word = word.substr(1, word.size() - 2);
             attr.active = word;
         }
-        if (word != "none")
+        if (word != kNone)
             attr.registered.push_back(word);
     }
     return attr;
 }
 
-void bind_device(const BlockDevice& dev, const std::string& name, const SysfsRoot& sys) {
-    set_scheduler(dev, "ufq", sys);
-    try {
-        write_sysfs(policy_attr(dev, sys), name);
-    } catch (const Error& e) {
-        if (e.sys_errno() == ENOENT)
-            throw Error(fmt::format("no policy named {} is loaded (ufqctl load POLICY.bpf.o)",
-                                    name));
-        throw Error(fmt::format("{}: cannot bind policy {}: {}", dev.name, name,
-                                std::strerror(e.sys_errno())));
-    }
+std::vector<std::string> registered_policies(const Paths& paths) {
+    if (paths.registry)
+        return paths.registry();
+    return kernel_registered_policies(paths.vmlinux_btf);
 }
 
 LoadedPolicy load_policy(const fs::path& object, const std::vector<std::string>& device_specs,
                          const std::vector<std::string>& assignments, const Paths& paths) {
     require_root();
-    require_ufq_kernel();
+    require_ufq_kernel(paths.vmlinux_btf);
 
-    // Resolve every device first: a typo must not leave a policy half-attached.
+    // Every device first: a typo, or a device that cannot take ufq, must not cost a verifier
+    // run or leave a policy half-attached.
     std::vector<BlockDevice> devices;
-    for (const auto& spec : device_specs)
-        devices.push_back(resolve_device(spec, paths.sys));
+    for (const auto& spec : device_specs) {
+        BlockDevice dev = resolve_device(spec, paths.sys);
+        if (std::none_of(devices.begin(), devices.end(),
+                         [&](const BlockDevice& d) { return d.name == dev.name; }))
+            devices.push_back(std::move(dev));
+    }
+    for (const auto& dev : devices)
+        check_scheduler_offered(dev, kUfq, paths.sys);
 
     LibbpfLogCapture capture;
     ObjectPtr obj = open_object(object);
     const PolicyMap policy = find_policy_map(obj.get(), object);
+    const LockFile lock = lock_policy(paths, policy.name);
     const fs::path dir = paths.policy_dir(policy.name);
-    if (fs::exists(dir))
+    if (fs::exists(paths.link_pin(policy.name)))
         throw Error(fmt::format("policy {} is already loaded (ufqctl swap {} {} replaces it, "
                                 "ufqctl unload {} removes it)",
                                 policy.name, policy.name, object.string(), policy.name));
+    remove_pins(dir); // what a ufqctl that died half-way may have left; we hold the lock
+    if (still_registered(paths, policy.name))
+        throw Error(foreign_policy_advice(policy.name, paths));
     const ObjectTunables tunables = prepare_tunables(obj.get(), policy.name, assignments);
 
-    load_object(obj.get(), policy.name);
+    load_object(obj.get(), policy.name, paths);
     write_tunables(tunables); // before the first callback can read them
-    Rollback rollback;
-    LinkPtr link = attach_policy(policy.map, policy.name);
 
-    fs::create_directories(dir);
+    std::optional<LockFile> devices_lock; // outlives the rollback, which may restore devices
+    Rollback rollback;
+    const LinkPtr link = attach_policy(policy.map, policy.name, paths);
     rollback.add([dir] { remove_pins(dir); });
-    if (bpf_link__pin(link.get(), paths.link_pin(policy.name).c_str()) != 0)
+    std::error_code ec;
+    fs::create_directories(dir, ec);
+    if (ec)
+        throw Error(fmt::format("cannot create {}: {}", dir.string(), ec.message()));
+    const int rc = bpf_link__pin(link.get(), paths.link_pin(policy.name).c_str());
+    if (rc != 0)
         throw Error(fmt::format("cannot pin the policy link at {}: {}",
-                                paths.link_pin(policy.name).string(), std::strerror(errno)));
-    pin_maps(obj.get(), dir);
+                                paths.link_pin(policy.name).string(), errno_text(-rc)));
+    pin_maps(obj.get(), paths.maps_dir(policy.name));
 
     LoadedPolicy loaded{policy.name, {}};
-    for (const auto& dev : devices) {
-        const SchedulerState before = read_scheduler(dev, paths.sys);
-        rollback.add([dev, before, sys = paths.sys] {
-            if (before.active != "ufq")
-                set_scheduler(dev, before.active, sys);
-            else
-                write_sysfs(policy_attr(dev, sys), "none");
-        });
-        bind_device(dev, policy.name, paths.sys);
-        loaded.devices.push_back({dev, before.active});
+    if (!devices.empty()) {
+        devices_lock.emplace(lock_devices(paths));
+        auto records = read_device_records(paths.device_records());
+        for (const auto& dev : devices) {
+            const Binding before = read_binding(dev, paths.sys);
+            rollback.add([dev, before, sys = paths.sys] { restore_binding(dev, before, sys); });
+            bind_one(dev, policy.name, before, paths.sys);
+            record_binding(records, dev, before, policy.name);
+            loaded.devices.push_back(dev);
+        }
+        write_device_records(paths.device_records(), records);
     }
-    write_state(paths, loaded);
-
-    // The pin keeps the policy attached after this process exits.
-    bpf_link__disconnect(link.get());
+    forget_verifier_log(paths, policy.name);
     rollback.dismiss();
-    return loaded;
+    return loaded; // the link's fd is closed; its pin keeps the policy attached
 }
 
 void unload_policy(const std::string& name, bool keep_ufq, const Paths& paths) {
     require_root();
+    check_policy_name(name);
+    const LockFile lock = lock_policy(paths, name);
     const fs::path dir = paths.policy_dir(name);
-    if (!fs::exists(dir))
-        throw Error(fmt::format("no policy named {} is loaded (ufqctl list shows them)", name));
-
-    const nlohmann::json state = read_state(paths, name);
-    for (const auto& entry : state.value("devices", nlohmann::json::array())) {
-        BlockDevice dev;
-        try {
-            dev = resolve_device(entry.at("name").get<std::string>(), paths.sys);
-        } catch (const Error&) {
-            continue; // the device went away; nothing to restore
-        }
-        const fs::path attr = policy_attr(dev, paths.sys);
-        if (!fs::exists(attr))
-            continue; // no longer on ufq: someone chose another elevator since
-        const PolicyAttr bound = parse_policy_attr(read_sysfs(attr));
-        if (bound.active != name && bound.active != "none")
-            continue; // moved to another policy since: that one serves it now
-        if (bound.active == name)
-            write_sysfs(attr, "none");
-        const std::string previous = entry.value("previous_scheduler", "");
-        if (!keep_ufq && !previous.empty() && previous != "ufq")
-            set_scheduler(dev, previous, paths.sys);
-    }
-    remove_pins(dir);
     std::error_code ec;
-    fs::remove(paths.state_file(name), ec);
+    if (!fs::exists(dir, ec)) {
+        if (contains(registered_policies(paths), name))
+            throw Error(fmt::format("policy {} was not loaded by ufqctl (it has no pins under "
+                                    "{}): remove it with the tool that registered it",
+                                    name, (paths.bpffs / "ufq").string()));
+        throw Error(fmt::format("no policy named {} is loaded (ufqctl list shows them)", name));
+    }
+    const LockFile devices_lock = lock_devices(paths);
+    auto records = read_device_records(paths.device_records());
+    std::vector<std::string> registered = registered_policies(paths);
+    std::erase(registered, name);
+
+    // The devices ufqctl bound to it, and every device it serves however it got there.
+    std::set<std::string> names;
+    for (const auto& r : records)
+        if (contains(r.policies, name))
+            names.insert(r.name);
+    for (const auto& dev : ufq_devices(paths.sys)) {
+        try {
+            if (read_binding(dev, paths.sys).policy == name)
+                names.insert(dev.name);
+        } catch (const Error&) { // gone while we looked
+        }
+    }
+
+    std::vector<std::string> errors;
+    bool elevator_failed = false;
+    for (const auto& device : names) {
+        try {
+            give_back(device, name, keep_ufq, registered, records, paths.sys, elevator_failed);
+        } catch (const Error& e) {
+            errors.push_back(fmt::format("{}: {}", device, e.what()));
+        }
+    }
+    fs::remove_all(dir, ec); // the last reference to the link goes: the policy is detached
+    const bool detached = !ec;
+    if (ec)
+        errors.push_back(fmt::format("cannot remove the pins in {}: {}", dir.string(),
+                                     ec.message()));
+    try {
+        write_device_records(paths.device_records(), records);
+    } catch (const Error& e) {
+        errors.emplace_back(e.what());
+    }
+    fs::remove(paths.state / (name + ".model.lock"), ec); // left by ufqctl 0.1's model push
+    forget_verifier_log(paths, name);
+    if (errors.empty())
+        return;
+    throw Error(fmt::format(
+        "{}: {}{}",
+        detached ? fmt::format("policy {} is unloaded, but", name)
+                 : fmt::format("policy {} could not be unloaded completely", name),
+        fmt::join(errors, "; "),
+        elevator_failed ? " (those devices stay on the ufq elevator without a policy, in FIFO "
+                          "order; ufqctl unload --keep-ufq leaves devices there on purpose, or "
+                          "set their elevator by hand)"
+                        : ""));
 }
 
-void unbind_device(const BlockDevice& dev, const SysfsRoot& sys) {
+void unbind_device(const BlockDevice& dev, const Paths& paths) {
     require_root();
-    const SchedulerState sched = read_scheduler(dev, sys);
-    if (sched.active != "ufq")
+    const LockFile devices_lock = lock_devices(paths);
+    const SchedulerState sched = read_scheduler(dev, paths.sys);
+    if (sched.active != kUfq)
         throw Error(fmt::format("{} does not use the ufq elevator (its scheduler is {}), so it "
                                 "has no policy to unbind",
                                 dev.name, sched.active));
-    write_sysfs(policy_attr(dev, sys), "none");
+    write_sysfs(policy_attr(dev, paths.sys), kNone);
 }
 
 void bind_policy(const BlockDevice& dev, const std::string& name, const Paths& paths) {
     require_root();
-    if (name == "none") {
-        unbind_device(dev, paths.sys);
+    if (name == kNone) {
+        unbind_device(dev, paths);
         return;
     }
-    const SchedulerState before = read_scheduler(dev, paths.sys);
-    bind_device(dev, name, paths.sys);
+    check_policy_name(name);
+    const LockFile lock = lock_policy(paths, name); // so that it is not unloaded meanwhile
+    const LockFile devices_lock = lock_devices(paths);
+    // Everything that can fail without changing anything, first.
+    if (!contains(registered_policies(paths), name))
+        throw Error(fmt::format("no policy named {} is registered in the kernel (ufqctl load "
+                                "POLICY.bpf.o loads one; ufqctl list shows those ufqctl loaded)",
+                                name));
+    check_scheduler_offered(dev, kUfq, paths.sys);
+    auto records = read_device_records(paths.device_records());
+    const Binding before = read_binding(dev, paths.sys);
 
-    // Remember the device with the policy ufqctl loaded, so that unload restores its elevator.
-    // A device another loaded policy already remembers keeps that record (and its elevator).
-    for (const auto& other : loaded_policies(paths))
-        for (const auto& entry : read_state(paths, other).value("devices", nlohmann::json::array()))
-            if (entry.value("name", "") == dev.name)
-                return;
-    if (!fs::exists(paths.link_pin(name)))
-        return; // a policy loaded by another tool: nothing of ours to restore
-    nlohmann::json state = read_state(paths, name);
-    LoadedPolicy loaded{name, {}};
-    for (const auto& entry : state.value("devices", nlohmann::json::array()))
-        loaded.devices.push_back({BlockDevice{entry.value("name", ""), 0, 0, {}},
-                                  entry.value("previous_scheduler", "")});
-    loaded.devices.push_back({dev, before.active});
-    write_state(paths, loaded);
+    bind_one(dev, name, before, paths.sys);
+    record_binding(records, dev, before, name);
+    try {
+        write_device_records(paths.device_records(), records);
+    } catch (const Error&) {
+        try {
+            restore_binding(dev, before, paths.sys);
+        } catch (const Error&) { // the first error says what matters
+        }
+        throw;
+    }
 }
 
-void swap_policy(const std::string& name, const fs::path& object, const Paths& paths) {
+SwapResult swap_policy(const std::string& name, const fs::path& object, const Paths& paths) {
     require_root();
-    const fs::path dir = paths.policy_dir(name);
+    check_policy_name(name);
+    const LockFile lock = lock_policy(paths, name);
     if (!fs::exists(paths.link_pin(name)))
         throw Error(fmt::format("no policy named {} is loaded (ufqctl load {} first)", name,
                                 object.string()));
@@ -495,27 +869,54 @@ void swap_policy(const std::string& name, const fs::path& object, const Paths& p
         throw Error(fmt::format("{} defines policy {}, not {}; swap replaces a policy with a new "
                                 "version of itself",
                                 object.string(), policy.name, name));
-    const std::vector<std::string> reused = reuse_pinned_maps(obj.get(), dir);
+    // Read the object's own types before reusing maps makes libbpf forget them.
     ObjectTunables tunables = prepare_tunables(obj.get(), name, {});
-    load_object(obj.get(), name);
-    if (tunables.map &&
-        std::find(reused.begin(), reused.end(), bpf_map__name(tunables.map)) == reused.end())
-        write_tunables(tunables); // a new tunables layout starts from its defaults
+    SwapResult result = reuse_pinned_maps(obj.get(), paths.maps_dir(name));
+    const bool new_tunables = tunables.map && !contains(result.kept, bpf_map__name(tunables.map));
+    if (new_tunables)
+        carry_over_running_tunables(name, paths, tunables, result);
 
-    LinkPtr link(bpf_link__open(paths.link_pin(name).c_str()));
-    if (!link)
+    load_object(obj.get(), name, paths);
+    if (new_tunables)
+        write_tunables(tunables); // before the new programs run
+    fill_struct_ops_map(obj.get(), policy.map, name, paths.vmlinux_btf);
+
+    // The new maps are pinned beside the running ones first, so that once the programs are
+    // replaced only a rename is left to do, and nothing is lost if the update fails.
+    const fs::path maps = paths.maps_dir(name);
+    const fs::path staged = paths.policy_dir(name) / "maps_staged"; // bpffs refuses '.' in names
+    remove_pins(staged); // from a swap that died half-way
+    Rollback rollback;
+    rollback.add([staged] { remove_pins(staged); });
+    pin_maps(obj.get(), staged);
+
+    const UniqueFd link(bpf_obj_get(paths.link_pin(name).c_str()));
+    if (!link.valid())
         throw Error(fmt::format("cannot open the link of policy {} at {}: {}", name,
-                                paths.link_pin(name).string(), std::strerror(errno)));
-    // The pinned link stays attached whatever happens to this handle.
-    bpf_link__disconnect(link.get());
-    if (bpf_link__update_map(link.get(), policy.map) != 0)
-        throw Error(fmt::format("the kernel refused to swap policy {}: {}", name,
-                                std::strerror(errno)));
+                                paths.link_pin(name).string(), errno_text(errno)));
+    const int rc = bpf_link_update(link.get(), bpf_map__fd(policy.map), nullptr);
+    if (rc < 0)
+        throw Error(fmt::format("the kernel refused to swap policy {}: {} (the new programs' "
+                                "init_dev may have refused a device; see dmesg)",
+                                name, errno_text(-rc)));
+    rollback.dismiss();
 
-    // The running programs now use the new object's maps: pin those instead.
+    // One atomic step: maps_staged becomes maps, the old pins go to maps_staged.
+    if (renameat2(AT_FDCWD, staged.c_str(), AT_FDCWD, maps.c_str(), RENAME_EXCHANGE) != 0) {
+        const int err = errno;
+        if (err != ENOENT || ::rename(staged.c_str(), maps.c_str()) != 0)
+            throw Error(fmt::format("policy {} now runs {}, but its map pins could not be "
+                                    "switched ({}): the maps it uses are pinned in {}",
+                                    name, object.string(), errno_text(err), staged.string()));
+    }
     std::error_code ec;
-    fs::remove_all(dir / "maps", ec);
-    pin_maps(obj.get(), dir);
+    fs::remove_all(staged, ec);
+    if (ec)
+        throw Error(fmt::format("policy {} now runs {}, but the old map pins in {} could not be "
+                                "removed: {}",
+                                name, object.string(), staged.string(), ec.message()));
+    forget_verifier_log(paths, name);
+    return result;
 }
 
 std::string policy_name_of(const fs::path& object) {

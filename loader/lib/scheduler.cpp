@@ -150,6 +150,13 @@ std::string describe_scheduler_write_error(const BlockDevice& dev, std::string_v
     }
 }
 
+void check_scheduler_offered(const BlockDevice& dev, std::string_view name, const SysfsRoot& sys) {
+    const SchedulerState state = read_scheduler(dev, sys);
+    if (!is_plain_name(name) || !state.offers(name)) {
+        throw_not_offered(dev, name, state);
+    }
+}
+
 void set_scheduler(const BlockDevice& dev, std::string_view name, const SysfsRoot& sys) {
     const SchedulerState state = read_scheduler(dev, sys);
     if (!is_plain_name(name)) {

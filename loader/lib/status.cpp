@@ -4,11 +4,11 @@
 
 #include <algorithm>
 #include <charconv>
-#include <fstream>
 #include <sstream>
 
 #include "ufq/error.hpp"
 #include "ufq/scheduler.hpp"
+#include "ufq/state.hpp"
 #include "ufq/sysfs.hpp"
 
 namespace fs = std::filesystem;
@@ -80,22 +80,19 @@ std::vector<BlockDevice> ufq_devices(const SysfsRoot& sys) {
 
 std::vector<PolicyStatus> loaded_policy_status(const Paths& paths) {
     std::vector<PolicyStatus> out;
-    for (const auto& name : loaded_policies(paths)) {
+    const auto names = loaded_policies(paths);
+    if (names.empty())
+        return out;
+    const auto records = read_device_records(paths.device_records());
+    for (const auto& name : names) {
         PolicyStatus p{name, {}, {}};
         std::error_code ec;
-        for (const auto& entry : fs::directory_iterator(paths.policy_dir(name) / "maps", ec))
+        for (const auto& entry : fs::directory_iterator(paths.maps_dir(name), ec))
             p.maps.push_back(entry.path().filename().string());
         std::sort(p.maps.begin(), p.maps.end());
-        std::ifstream in(paths.state_file(name));
-        if (in) {
-            try {
-                const auto state = nlohmann::json::parse(in);
-                for (const auto& d : state.value("devices", nlohmann::json::array()))
-                    p.devices.push_back(d.value("name", ""));
-            } catch (const nlohmann::json::exception&) {
-                // an unreadable state file only loses the device list
-            }
-        }
+        for (const auto& r : records)
+            if (!r.policies.empty() && r.policies.back() == name)
+                p.devices.push_back(r.name);
         out.push_back(std::move(p));
     }
     return out;

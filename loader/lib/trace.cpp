@@ -4,6 +4,7 @@
 #include <bpf/libbpf.h>
 #include <fmt/format.h>
 #include <signal.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -16,6 +17,7 @@
 #include "ufq/error.hpp"
 #include "ufq/pinned_map.hpp"
 #include "ufq/require.hpp"
+#include "ufq/state.hpp"
 #include "ufq/status.hpp"
 #include "ufq/trace.h"
 
@@ -24,28 +26,30 @@ namespace fs = std::filesystem;
 namespace ufq {
 namespace {
 
-// Owns the recording switch in ufq_trace_ctl: on while this lives, off afterwards.
+// Owns the recording switch in ufq_trace_ctl: on while this lives, off afterwards. The switch
+// is read and written under the policy's lock, so two recorders cannot both find it off and
+// both switch it on.
 class Recording {
 public:
-    Recording(const PinnedMap& ctl, const BlockDevice& dev, std::uint32_t kdev) : ctl_(ctl) {
+    Recording(const PinnedMap& ctl, std::uint32_t kdev, const Paths& paths,
+              const std::string& policy)
+        : ctl_(ctl), paths_(paths), policy_(policy) {
         if (ctl.info().value_size != sizeof(ufq_trace_ctl))
             throw Error("map ufq_trace_ctl is not the SDK's trace switch (rebuild the policy "
                         "against this ufqctl's SDK)");
-        ufq_trace_ctl c{};
-        auto bytes = ctl.lookup(0);
-        std::memcpy(&c, bytes.data(), sizeof(c));
+        const LockFile lock = lock_policy(paths_, policy_);
+        ufq_trace_ctl c = get();
         // A recorder that died leaves the switch on: take over then.
         if (c.on && c.pid && static_cast<pid_t>(c.pid) != getpid() &&
             (kill(static_cast<pid_t>(c.pid), 0) == 0 || errno == EPERM))
-            throw Error(fmt::format("a trace is already being recorded from this policy by "
+            throw Error(fmt::format("a trace is already being recorded from policy {} by "
                                     "process {}; one recording at a time",
-                                    c.pid));
+                                    policy_, c.pid));
         c = ufq_trace_ctl{};
         c.dev = kdev;
         c.on = 1;
         c.pid = static_cast<std::uint32_t>(getpid());
         set(c);
-        (void)dev;
     }
     ~Recording() {
         try {
@@ -58,26 +62,32 @@ public:
 
     // Switches recording off; returns how many events the kernel dropped.
     std::uint64_t stop() {
-        auto bytes = ctl_.lookup(0);
-        ufq_trace_ctl c{};
-        std::memcpy(&c, bytes.data(), sizeof(c));
-        if (!stopped_) {
-            const std::uint64_t dropped = c.dropped;
-            c = ufq_trace_ctl{};
-            set(c);
-            stopped_ = true;
-            dropped_ = dropped;
-        }
+        if (stopped_)
+            return dropped_;
+        const LockFile lock = lock_policy(paths_, policy_);
+        ufq_trace_ctl c = get();
+        dropped_ = c.dropped;
+        stopped_ = true;
+        if (c.pid == static_cast<std::uint32_t>(getpid())) // still ours
+            set(ufq_trace_ctl{});
         return dropped_;
     }
 
 private:
+    ufq_trace_ctl get() const {
+        const auto bytes = ctl_.lookup(0);
+        ufq_trace_ctl c{};
+        std::memcpy(&c, bytes.data(), sizeof(c));
+        return c;
+    }
     void set(const ufq_trace_ctl& c) {
         std::vector<std::uint8_t> bytes(sizeof(c));
         std::memcpy(bytes.data(), &c, sizeof(c));
         ctl_.update(0, bytes);
     }
     const PinnedMap& ctl_;
+    const Paths& paths_;
+    std::string policy_;
     bool stopped_ = false;
     std::uint64_t dropped_ = 0;
 };
@@ -142,10 +152,23 @@ TraceResult record_trace(const BlockDevice& dev, double seconds, const fs::path&
     const PinnedMap ring(policy_map_pin(paths, st.policy, "ufq_trace", purpose));
 
     Sink sink;
-    const fs::path tmp = out.string() + ".tmp";
-    sink.file = std::fopen(tmp.c_str(), "w");
-    if (!sink.file)
-        throw Error(fmt::format("cannot write {}: {}", tmp.string(), errno_text(errno)));
+    // A new file under a unique name beside `out` (never one an attacker placed there, since
+    // this runs as root), renamed to `out` when complete.
+    std::string tmp_name = out.string() + ".XXXXXX";
+    const int fd = ::mkstemp(tmp_name.data());
+    if (fd < 0)
+        throw Error(fmt::format("cannot write {}: {}", out.string(), errno_text(errno)));
+    const fs::path tmp = tmp_name;
+    const mode_t mask = ::umask(0);
+    ::umask(mask);
+    (void)::fchmod(fd, 0666 & ~mask); // what fopen would have created
+    sink.file = ::fdopen(fd, "w");
+    if (!sink.file) {
+        const int err = errno;
+        ::close(fd);
+        ::unlink(tmp.c_str());
+        throw Error(fmt::format("cannot write {}: {}", out.string(), errno_text(err)));
+    }
     std::unique_ptr<std::FILE, int (*)(std::FILE*)> file(sink.file, std::fclose);
     auto discard = [&] {
         std::error_code ec;
@@ -158,9 +181,10 @@ TraceResult record_trace(const BlockDevice& dev, double seconds, const fs::path&
             throw Error(fmt::format("cannot read the ring buffer of policy {}: {}", st.policy,
                                     errno_text(errno)));
         const std::string header = trace_csv_header();
-        std::fwrite(header.data(), 1, header.size(), sink.file);
+        if (std::fwrite(header.data(), 1, header.size(), sink.file) != header.size())
+            sink.write_failed = true;
 
-        Recording recording(ctl, dev, kernel_dev(dev));
+        Recording recording(ctl, kernel_dev(dev), paths, st.policy);
         const auto deadline = std::chrono::steady_clock::now() +
                               std::chrono::duration<double>(seconds);
         while (!stop.load() && std::chrono::steady_clock::now() < deadline) {
@@ -183,7 +207,11 @@ TraceResult record_trace(const BlockDevice& dev, double seconds, const fs::path&
         discard();
         throw Error(fmt::format("cannot write {}: {}", tmp.string(), errno_text(errno)));
     }
-    fs::rename(tmp, out);
+    if (::rename(tmp.c_str(), out.c_str()) != 0) {
+        const int err = errno;
+        discard();
+        throw Error(fmt::format("cannot write {}: {}", out.string(), errno_text(err)));
+    }
     result.events = sink.events;
     return result;
 }

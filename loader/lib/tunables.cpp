@@ -4,9 +4,10 @@
 #include <fmt/format.h>
 #include <fmt/ranges.h>
 
-#include "ufq/require.hpp"
 #include "ufq/error.hpp"
 #include "ufq/pinned_map.hpp"
+#include "ufq/require.hpp"
+#include "ufq/state.hpp"
 
 namespace ufq {
 namespace {
@@ -67,6 +68,27 @@ void apply_assignments(const Schema& schema, std::span<std::uint8_t> value,
         write_integer(*member, value, v);
 }
 
+TunablesCarryOver carry_over_tunables(const Schema& old_schema,
+                                      std::span<const std::uint8_t> old_value,
+                                      const Schema& new_schema, std::span<std::uint8_t> new_value) {
+    TunablesCarryOver out;
+    for (const auto& m : new_schema.children) {
+        const Schema* old = old_schema.member(m.name);
+        if (!old || old->kind != Schema::Kind::Integer || m.kind != Schema::Kind::Integer)
+            continue;
+        const Int v = read_integer(*old, old_value);
+        if (v == old->def.value_or(0))
+            continue; // never changed: the new version's default applies
+        if (v < m.min || v > m.max) {
+            out.reset.push_back(m.name);
+            continue;
+        }
+        write_integer(m, new_value, v);
+        out.carried.push_back(m.name);
+    }
+    return out;
+}
+
 std::vector<Tunable> list_tunables(const Schema& schema, std::span<const std::uint8_t> value) {
     std::vector<Tunable> out;
     for (const auto& m : schema.children)
@@ -100,6 +122,9 @@ std::vector<Tunable> set_tunables(const std::string& policy,
                                   const std::vector<std::string>& assignments,
                                   const Paths& paths) {
     require_root();
+    require_loaded(paths, policy);
+    // Read-modify-write: two sets at once must not lose one, nor a swap replace the map between.
+    const LockFile lock = lock_policy(paths, policy);
     const PinnedMap map = open_tunables(policy, paths);
     const Schema schema = map.value_schema();
     check_tunables_schema(schema, map.name());

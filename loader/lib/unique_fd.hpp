@@ -25,6 +25,8 @@ public:
 
     [[nodiscard]] int get() const noexcept { return fd_; }
     [[nodiscard]] bool valid() const noexcept { return fd_ >= 0; }
+    // Gives up ownership: the caller closes the descriptor.
+    [[nodiscard]] int release() noexcept { return std::exchange(fd_, -1); }
 
 private:
     void reset() noexcept {

@@ -50,10 +50,11 @@ void print_notes(const std::vector<ufq::BlockDevice>& devices) {
             std::fprintf(stderr, "note: %s\n", dev.note.c_str());
 }
 
-std::vector<ufq::BlockDevice> resolve_all(const std::vector<std::string>& specs) {
+std::vector<ufq::BlockDevice> resolve_all(const std::vector<std::string>& specs,
+                                          const ufq::Paths& p) {
     std::vector<ufq::BlockDevice> devices;
     for (const auto& spec : specs)
-        devices.push_back(ufq::resolve_device(spec));
+        devices.push_back(ufq::resolve_device(spec, p.sys));
     print_notes(devices);
     return devices;
 }
@@ -62,55 +63,76 @@ std::string or_dash(const std::string& s) { return s.empty() ? "-" : s; }
 
 // ---- load, unload, swap, bind, unbind, list --------------------------------------------------
 
-int cmd_load(const Options& o) {
-    const auto loaded = ufq::load_policy(o.object, o.devices, o.assignments);
+int cmd_load(const Options& o, const ufq::Paths& p) {
+    const auto loaded = ufq::load_policy(o.object, o.devices, o.assignments, p);
     std::string where;
-    for (const auto& bound : loaded.devices)
-        where += (where.empty() ? " on " : ", ") + bound.device.name;
+    for (const auto& dev : loaded.devices)
+        where += (where.empty() ? " on " : ", ") + dev.name;
     std::printf("loaded policy %s%s\n", loaded.name.c_str(), where.c_str());
-    for (const auto& bound : loaded.devices)
-        if (!bound.device.note.empty())
-            std::printf("note: %s\n", bound.device.note.c_str());
+    for (const auto& dev : loaded.devices)
+        if (!dev.note.empty())
+            std::printf("note: %s\n", dev.note.c_str());
     return 0;
 }
 
-int cmd_bind(const Options& o) {
+int cmd_swap(const Options& o, const ufq::Paths& p) {
+    const auto r = ufq::swap_policy(o.name, o.object, p);
+    std::printf("swapped policy %s to %s\n", o.name.c_str(), o.object.c_str());
+    auto list = [](const std::vector<std::string>& names) {
+        return names.empty() ? std::string("-") : fmt::format("{}", fmt::join(names, ", "));
+    };
+    std::printf("  maps kept: %s\n", list(r.kept).c_str());
+    if (!r.fresh.empty())
+        std::printf("  maps new or changed (start afresh): %s\n", list(r.fresh).c_str());
+    if (!r.dropped.empty())
+        std::printf("  maps dropped: %s\n", list(r.dropped).c_str());
+    if (!r.tunables_carried.empty())
+        std::printf("  tunables carried over into the new layout: %s\n",
+                    list(r.tunables_carried).c_str());
+    if (!r.tunables_reset.empty())
+        std::printf("  tunables back at their default (the old value is out of the new range): "
+                    "%s\n",
+                    list(r.tunables_reset).c_str());
+    return 0;
+}
+
+int cmd_bind(const Options& o, const ufq::Paths& p) {
     ufq::require_root();
-    const auto dev = resolve_all(o.devices).front();
-    ufq::bind_policy(dev, o.name);
+    const auto dev = resolve_all(o.devices, p).front();
+    ufq::bind_policy(dev, o.name, p);
     std::printf("%s: policy %s\n", dev.name.c_str(), o.name.c_str());
     return 0;
 }
 
-int cmd_unbind(const Options& o) {
+int cmd_unbind(const Options& o, const ufq::Paths& p) {
     ufq::require_root();
-    const auto dev = resolve_all(o.devices).front();
-    ufq::unbind_device(dev);
+    const auto dev = resolve_all(o.devices, p).front();
+    ufq::unbind_device(dev, p);
     std::printf("%s: no policy (ufq elevator, FIFO order)\n", dev.name.c_str());
     return 0;
 }
 
 // ---- status ----------------------------------------------------------------------------------
 
-std::vector<ufq::BlockDevice> chosen_or_ufq_devices(const Options& o) {
+std::vector<ufq::BlockDevice> chosen_or_ufq_devices(const Options& o, const ufq::Paths& p) {
     if (!o.devices.empty())
-        return resolve_all(o.devices);
-    return ufq::ufq_devices();
+        return resolve_all(o.devices, p);
+    return ufq::ufq_devices(p.sys);
 }
 
-int cmd_status(const Options& o) {
+int cmd_status(const Options& o, const ufq::Paths& p) {
     ufq::require_root();
-    const auto devices = chosen_or_ufq_devices(o);
-    const auto policies = ufq::loaded_policy_status();
+    const auto devices = chosen_or_ufq_devices(o, p);
+    const auto policies = ufq::loaded_policy_status(p);
     std::vector<ufq::DeviceStatus> statuses;
     for (const auto& dev : devices)
-        statuses.push_back(ufq::read_device_status(dev));
+        statuses.push_back(ufq::read_device_status(dev, p.sys));
 
     if (o.json) {
         nlohmann::json j{{"policies", nlohmann::json::array()},
                          {"devices", nlohmann::json::array()}};
-        for (const auto& p : policies)
-            j["policies"].push_back(ufq::to_json(p));
+        for (const auto& policy : policies)
+            j["policies"].push_back(ufq::to_json(policy));
         for (const auto& s : statuses)
             j["devices"].push_back(ufq::to_json(s));
         std::printf("%s\n", j.dump().c_str());
@@ -119,9 +141,12 @@ int cmd_status(const Options& o) {
 
     if (o.devices.empty()) {
         std::printf("policies loaded by ufqctl:%s\n", policies.empty() ? " none" : "");
-        for (const auto& p : policies)
-            std::printf("  %-15s devices: %s\n", p.name.c_str(),
-                        p.devices.empty() ? "-" : fmt::format("{}", fmt::join(p.devices, ", ")).c_str());
+        auto list = [](const std::vector<std::string>& names) {
+            return names.empty() ? std::string("-") : fmt::format("{}", fmt::join(names, ", "));
+        };
+        for (const auto& policy : policies)
+            std::printf("  %-15s devices: %s; maps: %s\n", policy.name.c_str(),
+                        list(policy.devices).c_str(), list(policy.maps).c_str());
         std::printf("devices on the ufq elevator:%s\n", statuses.empty() ? " none" : "");
     }
     for (const auto& s : statuses) {
@@ -152,8 +177,8 @@ std::string describe(const ufq::Tunable& t) {
     return text;
 }
 
-int cmd_get(const Options& o) {
-    const auto tunables = ufq::get_tunables(o.name);
+int cmd_get(const Options& o, const ufq::Paths& p) {
+    const auto tunables = ufq::get_tunables(o.name, p);
     if (!o.key.empty()) {
         for (const auto& t : tunables)
             if (t.name == o.key) {
@@ -180,8 +205,8 @@ int cmd_get(const Options& o) {
     return 0;
 }
 
-int cmd_set(const Options& o) {
-    const auto tunables = ufq::set_tunables(o.name, o.assignments);
+int cmd_set(const Options& o, const ufq::Paths& p) {
+    const auto tunables = ufq::set_tunables(o.name, o.assignments, p);
     std::vector<std::string> changed;
     for (const auto& a : o.assignments) {
         const std::string key = a.substr(0, a.find('='));
@@ -195,15 +220,15 @@ int cmd_set(const Options& o) {
 
 // ---- model -----------------------------------------------------------------------------------
 
-int cmd_model_push(const Options& o) {
-    const std::uint64_t gen = ufq::push_model(o.name, o.file);
+int cmd_model_push(const Options& o, const ufq::Paths& p) {
+    const std::uint64_t gen = ufq::push_model(o.name, o.file, p);
     std::printf("%s: model generation %llu is live\n", o.name.c_str(),
                 static_cast<unsigned long long>(gen));
     return 0;
 }
 
-int cmd_model_show(const Options& o) {
-    const auto m = ufq::show_model(o.name);
+int cmd_model_show(const Options& o, const ufq::Paths& p) {
+    const auto m = ufq::show_model(o.name, p);
     if (o.json) {
         nlohmann::json j{{"policy", o.name}, {"map", m.map}, {"generation", m.generation},
                          {"weights", m.generation ? m.weights : nlohmann::json(nullptr)}};
@@ -229,10 +254,10 @@ struct Sample {
     std::chrono::steady_clock::time_point at;
 };
 
-Sample take_sample(const ufq::BlockDevice& dev) {
-    Sample s{ufq::read_device_status(dev), std::nullopt, std::chrono::steady_clock::now()};
+Sample take_sample(const ufq::BlockDevice& dev, const ufq::Paths& p) {
+    Sample s{ufq::read_device_status(dev, p.sys), std::nullopt, std::chrono::steady_clock::now()};
     if (s.status.on_ufq && s.status.policy != "none")
-        s.latency = ufq::read_latency(s.status.policy, dev);
+        s.latency = ufq::read_latency(s.status.policy, dev, p);
     return s;
 }
 
@@ -333,9 +358,9 @@ bool pause(double secs) {
     return false;
 }
 
-int cmd_stats(const Options& o) {
+int cmd_stats(const Options& o, const ufq::Paths& p) {
     ufq::require_root();
-    const auto devices = chosen_or_ufq_devices(o);
+    const auto devices = chosen_or_ufq_devices(o, p);
     if (devices.empty())
         throw Error("no device uses the ufq elevator (ufqctl load POLICY.bpf.o --dev DEV)");
     catch_interrupts();
@@ -345,7 +370,7 @@ int cmd_stats(const Options& o) {
             break;
         std::vector<Sample> now;
         for (const auto& dev : devices)
-            now.push_back(take_sample(dev));
+            now.push_back(take_sample(dev, p));
         if (o.json) {
             for (std::size_t i = 0; i < now.size(); ++i)
                 print_json_sample(now[i], before.empty() ? nullptr : &before[i]);
@@ -360,11 +385,11 @@ int cmd_stats(const Options& o) {
 
 // ---- trace -----------------------------------------------------------------------------------
 
-int cmd_trace_record(const Options& o) {
+int cmd_trace_record(const Options& o, const ufq::Paths& p) {
     ufq::require_root();
-    const auto dev = resolve_all(o.devices).front();
+    const auto dev = resolve_all(o.devices, p).front();
     catch_interrupts();
-    const auto result = ufq::record_trace(dev, o.duration, o.file, g_stop);
+    const auto result = ufq::record_trace(dev, o.duration, o.file, g_stop, p);
     std::printf("%s: %llu events from policy %s in %s", dev.name.c_str(),
                 static_cast<unsigned long long>(result.events), result.policy.c_str(),
                 o.file.c_str());
@@ -377,44 +402,41 @@ int cmd_trace_record(const Options& o) {
 
 } // namespace
 
-int run(const Options& o) {
+int run(const Options& o, const ufq::Paths& p) {
     const std::string& c = o.command;
     if (c == "load")
-        return cmd_load(o);
+        return cmd_load(o, p);
     if (c == "unload") {
-        ufq::unload_policy(o.name, o.keep_ufq);
+        ufq::unload_policy(o.name, o.keep_ufq, p);
         std::printf("unloaded policy %s\n", o.name.c_str());
         return 0;
     }
-    if (c == "swap") {
-        ufq::swap_policy(o.name, o.object);
-        std::printf("swapped policy %s to %s\n", o.name.c_str(), o.object.c_str());
-        return 0;
-    }
+    if (c == "swap")
+        return cmd_swap(o, p);
     if (c == "bind")
-        return cmd_bind(o);
+        return cmd_bind(o, p);
     if (c == "unbind")
-        return cmd_unbind(o);
+        return cmd_unbind(o, p);
     if (c == "list") {
         ufq::require_root();
-        for (const auto& policy : ufq::loaded_policies())
+        for (const auto& policy : ufq::loaded_policies(p))
             std::printf("%s\n", policy.c_str());
         return 0;
     }
     if (c == "status")
-        return cmd_status(o);
+        return cmd_status(o, p);
     if (c == "get")
-        return cmd_get(o);
+        return cmd_get(o, p);
     if (c == "set")
-        return cmd_set(o);
+        return cmd_set(o, p);
     if (c == "model push")
-        return cmd_model_push(o);
+        return cmd_model_push(o, p);
     if (c == "model show")
-        return cmd_model_show(o);
+        return cmd_model_show(o, p);
     if (c == "stats")
-        return cmd_stats(o);
+        return cmd_stats(o, p);
     if (c == "trace record")
-        return cmd_trace_record(o);
+        return cmd_trace_record(o, p);
     throw Error(fmt::format("unknown command '{}'", c));
 }
 

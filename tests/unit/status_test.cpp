@@ -84,10 +84,13 @@ TEST_F(StatusTest, ListsOnlyUfqDevices) {
 // unbind on a device that is not on ufq says so and writes nothing.
 TEST_F(StatusTest, UnbindNeedsUfq) {
     if (geteuid() != 0)
-        GTEST_SKIP() << "unbind checks for root first";
-    EXPECT_THAT(error_message([&] { unbind_device(resolve_device("vda", fake.root()), fake.root()); }),
+        GTEST_SKIP() << "SKIPPED: unbind checks for root first; run the unit tests as root";
+    Paths paths;
+    paths.sys = fake.root();
+    paths.state = fake.dir() / "run";
+    EXPECT_THAT(error_message([&] { unbind_device(resolve_device("vda", fake.root()), paths); }),
                 HasSubstr("vda does not use the ufq elevator (its scheduler is none)"));
-    unbind_device(resolve_device("nullb0", fake.root()), fake.root());
+    unbind_device(resolve_device("nullb0", fake.root()), paths);
     EXPECT_EQ(read_file(fake.root().sys / "block" / "nullb0" / "queue" / "iosched" / "policy"),
               "none");
 }

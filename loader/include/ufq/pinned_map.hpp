@@ -59,7 +59,7 @@ private:
                                                    const std::string& name,
                                                    std::string_view purpose);
 
-// Throws ufq::Error unless `policy` is loaded by ufqctl.
+// Throws ufq::Error unless `policy` is a policy name (check_policy_name) loaded by ufqctl.
 void require_loaded(const Paths& paths, const std::string& policy);
 
 } // namespace ufq

@@ -35,6 +35,11 @@ struct SchedulerState {
 // already active.
 void set_scheduler(const BlockDevice& dev, std::string_view name, const SysfsRoot& sys = {});
 
+// Throws the error set_scheduler(dev, name) would for an elevator `dev` cannot take (a bio-based
+// device, an elevator the kernel does not offer), without changing anything.
+void check_scheduler_offered(const BlockDevice& dev, std::string_view name,
+                             const SysfsRoot& sys = {});
+
 // The message set_scheduler throws when writing queue/scheduler fails with errno `err`.
 // Public so the mapping can be tested without a kernel that fails on demand.
 [[nodiscard]] std::string describe_scheduler_write_error(const BlockDevice& dev,

@@ -37,13 +37,15 @@ struct DeviceStatus {
 // Every disk currently on the ufq elevator, by name.
 [[nodiscard]] std::vector<BlockDevice> ufq_devices(const SysfsRoot& sys = {});
 
-// A policy ufqctl loaded and the devices it remembers (from /run/ufq/<name>.json).
+// A policy ufqctl loaded, its maps, and the devices ufqctl bound to it last (from the device
+// records, see ufq/state.hpp).
 struct PolicyStatus {
     std::string name;
     std::vector<std::string> maps;       // pinned map names
     std::vector<std::string> devices;    // devices ufqctl bound to it
 };
 
+// Throws ufq::Error if the device records are unreadable or corrupt.
 [[nodiscard]] std::vector<PolicyStatus> loaded_policy_status(const Paths& paths = {});
 
 [[nodiscard]] nlohmann::json to_json(const DeviceStatus& status);

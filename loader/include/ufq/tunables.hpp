@@ -40,6 +40,20 @@ void apply_defaults(const Schema& schema, std::span<std::uint8_t> value);
 void apply_assignments(const Schema& schema, std::span<std::uint8_t> value,
                        const std::vector<std::string>& assignments, std::string_view policy);
 
+// For a swap to a policy version whose tunables map has another layout: `new_value` holds the
+// new version's defaults; every tunable the user had changed (its old value is not the old
+// default) and that the new version still has by name is carried over if it is within the new
+// member's range. Returns the names carried over, and those whose value the new version does
+// not accept (they keep the new default).
+struct TunablesCarryOver {
+    std::vector<std::string> carried;
+    std::vector<std::string> reset;
+};
+[[nodiscard]] TunablesCarryOver carry_over_tunables(const Schema& old_schema,
+                                                    std::span<const std::uint8_t> old_value,
+                                                    const Schema& new_schema,
+                                                    std::span<std::uint8_t> new_value);
+
 [[nodiscard]] std::vector<Tunable> list_tunables(const Schema& schema,
                                                  std::span<const std::uint8_t> value);
 
