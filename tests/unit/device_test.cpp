@@ -100,7 +100,7 @@ TEST_F(DeviceTest, PartitionNumberResolvesToDiskWithNote) {
 // A real device node goes by st_rdev, wherever it lives. Needs root for mknod.
 TEST_F(DeviceTest, ResolvesBlockDeviceNodeByItsNumber) {
     if (::geteuid() != 0) {
-        GTEST_SKIP() << "mknod needs root";
+        GTEST_SKIP() << "SKIPPED: mknod needs root; run the unit tests as root to cover this";
     }
     const auto node = fake.dir() / "elsewhere-node";
     ASSERT_EQ(::mknod(node.c_str(), S_IFBLK | 0600, ::makedev(254, 2)), 0);

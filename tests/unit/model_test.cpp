@@ -10,6 +10,7 @@
 
 #include "btf_fixture.hpp"
 #include "error_message.hpp"
+#include "skip.hpp"
 #include "ufq/model.h"
 
 namespace ufq::test {
@@ -134,8 +135,7 @@ TEST_F(ModelTest, NotAModelStruct) {
 // The test policy's model as clang compiled it.
 TEST(ModelFromPolicyObjectTest, ModelPrio) {
     const std::filesystem::path object = UFQ_POLICY_DIR "/model_prio.bpf.o";
-    if (!std::filesystem::exists(object))
-        GTEST_SKIP() << "BPF policies not built (no vmlinux.h)";
+    UFQ_SKIP_UNLESS_POLICIES_BUILT(object);
     BtfPtr b(btf__parse_elf(object.c_str(), nullptr));
     ASSERT_TRUE(b);
     const int id = btf__find_by_name_kind(b.get(), "mp_model_value", BTF_KIND_STRUCT);

@@ -4,6 +4,7 @@
 #include <gtest/gtest.h>
 
 #include "error_message.hpp"
+#include "skip.hpp"
 #include "fake_sysfs.hpp"
 #include "ufq/policy.hpp"
 
@@ -83,8 +84,7 @@ TEST_F(StatusTest, ListsOnlyUfqDevices) {
 
 // unbind on a device that is not on ufq says so and writes nothing.
 TEST_F(StatusTest, UnbindNeedsUfq) {
-    if (geteuid() != 0)
-        GTEST_SKIP() << "SKIPPED: unbind checks for root first; run the unit tests as root";
+    UFQ_SKIP_UNLESS_ROOT();
     Paths paths;
     paths.sys = fake.root();
     paths.state = fake.dir() / "run";

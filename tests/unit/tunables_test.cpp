@@ -10,6 +10,7 @@
 
 #include "btf_fixture.hpp"
 #include "error_message.hpp"
+#include "skip.hpp"
 
 namespace ufq::test {
 namespace {
@@ -86,6 +87,48 @@ TEST_F(TunablesTest, AllOrNothing) {
     EXPECT_EQ(value, before);
 }
 
+// A swap to a new tunables layout (fixture: batch 16 in 1..64, expire_ms 500, bias): what the
+// user changed carries over by name if the new range takes it; the rest gets new defaults.
+TEST_F(TunablesTest, CarryOverByNameIntoANewLayout) {
+    auto b2 = new_btf();
+    const int u32 = btf__add_int(b2.get(), "unsigned int", 4, 0);
+    const int t = btf__add_struct(b2.get(), "t2", 12);
+    btf__add_field(b2.get(), "extra", u32, 0, 0);
+    btf__add_field(b2.get(), "batch", u32, 32, 0);
+    btf__add_field(b2.get(), "expire_ms", u32, 64, 0);
+    btf__add_decl_tag(b2.get(), "ufq:default=3", t, 0);
+    btf__add_decl_tag(b2.get(), "ufq:default=16", t, 1);
+    btf__add_decl_tag(b2.get(), "ufq:max=32", t, 1);
+    btf__add_decl_tag(b2.get(), "ufq:default=400", t, 2);
+    const Schema next = describe_btf_type(b2.get(), t, "map x_tunables");
+    auto fresh = [&] {
+        std::vector<std::uint8_t> v(next.size);
+        apply_defaults(next, v);
+        return v;
+    };
+    auto nget = [&](const std::vector<std::uint8_t>& v, const char* name) {
+        return read_integer(*next.member(name), v);
+    };
+
+    apply_defaults(schema, value);
+    apply_assignments(schema, value, {"batch=8", "bias=-1"}, "x");
+    auto v = fresh();
+    auto r = carry_over_tunables(schema, value, next, v);
+    EXPECT_THAT(r.carried, ::testing::ElementsAre("batch"));
+    EXPECT_TRUE(r.reset.empty());
+    EXPECT_EQ(nget(v, "batch"), 8);
+    EXPECT_EQ(nget(v, "expire_ms"), 400); // never changed: the new default
+    EXPECT_EQ(nget(v, "extra"), 3);
+
+    apply_assignments(schema, value, {"batch=50", "expire_ms=700"}, "x");
+    v = fresh();
+    r = carry_over_tunables(schema, value, next, v);
+    EXPECT_THAT(r.carried, ::testing::ElementsAre("expire_ms"));
+    EXPECT_THAT(r.reset, ::testing::ElementsAre("batch")); // 50 is beyond the new 1..32
+    EXPECT_EQ(nget(v, "batch"), 16);
+    EXPECT_EQ(nget(v, "expire_ms"), 700);
+}
+
 TEST(TunablesMapNameTest, ExactlyOne) {
     EXPECT_EQ(tunables_map_name({"dl_tunables"}, "deadline"), "dl_tunables");
     EXPECT_THAT(error_message([] { (void)tunables_map_name({}, "fifo"); }),
@@ -110,8 +153,7 @@ TEST(TunablesSchemaTest, OnlyIntegers) {
 // The real deadline policy, as clang compiled it: its tags reach the BTF ufqctl reads.
 TEST(TunablesFromPolicyObjectTest, DeadlineRangesAndDefaults) {
     const std::filesystem::path object = UFQ_POLICY_DIR "/deadline.bpf.o";
-    if (!std::filesystem::exists(object))
-        GTEST_SKIP() << "BPF policies not built (no vmlinux.h)";
+    UFQ_SKIP_UNLESS_POLICIES_BUILT(object);
     BtfPtr b(btf__parse_elf(object.c_str(), nullptr));
     ASSERT_TRUE(b);
     const int id = btf__find_by_name_kind(b.get(), "deadline_tunables", BTF_KIND_STRUCT);
