@@ -53,7 +53,7 @@ test: build
 	@[ "$${UFQ_SKIP_LOCKDEP:-0}" = 1 ] || $(MAKE) --no-print-directory kernel-debug
 	@bash tools/test.sh
 
-# Not part of make test: KASAN under TCG needs about an hour for these tests.
+# Not part of make test: under TCG, KASAN makes these tests 5-20 times slower.
 test-kasan: build kernel-kasan
 	@bash tools/test.sh --kasan
 

@@ -7,7 +7,7 @@
 # tests only.
 #
 # tools/test.sh --kasan (make test-kasan) runs only the kernel-debugging VM
-# tests, on the KASAN kernel, with time limits for its fourfold slowdown.
+# tests, on the KASAN kernel, with time limits for its slowdown.
 set -uo pipefail
 repo=$(cd "$(dirname "$0")/.." && pwd)
 hostbuild=$repo/build/host
