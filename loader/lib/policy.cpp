@@ -221,9 +221,12 @@ ObjectPtr open_object(const fs::path& object) {
         throw Error(fmt::format("no policy object at {} (build it with make build)",
                                 object.string()));
     bpf_object* obj = bpf_object__open_file(object.c_str(), nullptr);
-    if (!obj)
+    if (!obj) {
+        char text[128];
+        libbpf_strerror(errno, text, sizeof(text)); // libbpf's own codes (4000 and up) too
         throw Error(fmt::format("{} is not a BPF object libbpf can open: {}", object.string(),
-                                errno_text(errno)));
+                                text));
+    }
     return ObjectPtr(obj);
 }
 

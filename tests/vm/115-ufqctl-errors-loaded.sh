@@ -23,9 +23,15 @@ expect_fail "'fifo_batch' is not KEY=VALUE" "${D[@]}" ufqctl set deadline fifo_b
 assert_eq "fifo_batch unchanged" 16 "$(ufqctl get deadline fifo_batch)"
 expect_fail "no policy named nope is loaded" "${D[@]}" ufqctl get nope
 expect_fail "no policy named nope is loaded" "${D[@]}" ufqctl unload nope
-expect_fail "no policy named nope is loaded" "${D[@]}" ufqctl bind nope --dev ufqe1
+# bind looks the policy up before switching the device: ufqe0 stays on
+# mq-deadline, ufqe1 keeps deadline.
+expect_fail "no policy named nope is registered in the kernel" "${D[@]}" ufqctl bind nope --dev ufqe0
+expect_fail "no policy named nope is registered in the kernel" "${D[@]}" ufqctl bind nope --dev ufqe1
+assert_policy ufqe1 deadline
 expect_fail "defines policy deadline, not model_prio" "${D[@]}" \
 	ufqctl swap model_prio "$POLICIES/deadline.bpf.o"
+expect_fail "must be in SEC(\".struct_ops.link\")" "${D[@]}" \
+	ufqctl swap deadline "$POLICIES/no_link.bpf.o"
 expect_fail "ufqe0 does not use the ufq elevator" "${D[@]}" ufqctl unbind --dev ufqe0
 
 w=$UFQ_OUT/110-weights.json

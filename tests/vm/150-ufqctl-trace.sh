@@ -2,7 +2,8 @@
 # ufqctl trace record: one CSV line per completed request of the device,
 # with the documented columns and plausible values, recording switched off
 # afterwards (nothing is recorded while no trace runs), Ctrl-C ends a
-# recording early and still writes the file.
+# recording early and still writes the file; only one recording per policy
+# runs, even when two start at once.
 . "$(dirname "$0")/lib.sh"
 
 make_nullb ufqr0 size=256 memory_backed=1
@@ -51,4 +52,18 @@ wait $rec || rc=$?
 assert_eq "exit status after SIGINT" 0 "$rc"
 assert_eq "events before SIGINT" 10 "$(tail -n +2 "$csv" | wc -l)"
 assert_eq "recording off after SIGINT" 0 "$(ctl | jq .on)"
+# One recording per policy, also when two start at the same moment (the
+# switch is read and set under the policy's lock): exactly one records, the
+# other says why.
+rc_a=0 rc_b=0
+"$UFQCTL" trace record --dev ufqr0 --duration 3 -o "$UFQ_OUT/150-a.csv" 2>"$UFQ_OUT/150-a.err" &
+pa=$!
+"$UFQCTL" trace record --dev ufqr1 --duration 3 -o "$UFQ_OUT/150-b.csv" 2>"$UFQ_OUT/150-b.err" &
+pb=$!
+wait $pa || rc_a=$?
+wait $pb || rc_b=$?
+assert_eq "one of two simultaneous recordings refused" 1 "$((rc_a + rc_b))"
+grep -h "one recording at a time" "$UFQ_OUT/150-a.err" "$UFQ_OUT/150-b.err" >/dev/null ||
+	fail "the refused recording said: $(cat "$UFQ_OUT/150-a.err" "$UFQ_OUT/150-b.err")"
+assert_eq "recording off after both" 0 "$(ctl | jq .on)"
 ufqctl unload fifo
