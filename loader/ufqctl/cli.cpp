@@ -47,11 +47,12 @@ void add_commands(CLI::App& app, Options& opts) {
 
     auto* load = command(app, opts, "load",
                          "Load a policy object, attach it and bind it to devices.\n"
-                         "Opens and verifies OBJ, attaches its struct ufq_ops, pins link and maps\n"
-                         "under /sys/fs/bpf/ufq/POLICY/, switches each DEV to the ufq elevator\n"
-                         "(remembering its elevator for unload) and binds it. Tunables start at\n"
-                         "their defaults from the policy's BTF; --set changes them before the\n"
-                         "policy sees its first request.");
+                         "Opens and verifies OBJ, attaches its struct ufq_ops through a link,\n"
+                         "pins link and maps under /sys/fs/bpf/ufq/POLICY/, switches each DEV to\n"
+                         "the ufq elevator (remembering its elevator, or the policy it had, for\n"
+                         "unload) and binds it. Tunables start at their defaults from the\n"
+                         "policy's BTF; --set changes them before the policy sees its first\n"
+                         "request. On any failure every device gets back what it had.");
     load->add_option("OBJ", opts.object, "Policy object, e.g. /usr/lib/ufq/policies/deadline.bpf.o")
         ->required();
     load->add_option("--dev,-d", opts.devices, kDevHelp)->type_name("DEV");
@@ -62,27 +63,32 @@ void add_commands(CLI::App& app, Options& opts) {
 
     auto* unload = command(app, opts, "unload",
                            "Unbind a policy from its devices, restore their elevators, detach it.\n"
-                           "Devices ufqctl bound to NAME get the elevator they had before load\n"
-                           "(or bind); a device moved to another policy since is left alone.\n"
-                           "Removes the pins, which detaches the policy.");
+                           "Every device NAME serves is unbound. One ufqctl bound to NAME gets back\n"
+                           "the policy it had before, if that is still loaded, else its elevator\n"
+                           "from before ufqctl; a device moved to another policy since is left\n"
+                           "alone. Removes the pins, which detaches the policy. Best effort: a\n"
+                           "device that cannot be restored is reported and the rest goes on.");
     unload->add_option("NAME", opts.name, "Policy name (ufqctl list)")->required();
     unload->add_flag("--keep-ufq", opts.keep_ufq,
-                     "Leave the devices on the ufq elevator without a policy (FIFO order)");
+                     "Leave every device on the ufq elevator without a policy (FIFO order)");
 
     auto* swap = command(app, opts, "swap",
                          "Replace a running policy's programs in place (bpf_link_update).\n"
                          "Devices stay bound and no I/O fails: waiting requests are offered to\n"
-                         "the new programs. Maps with an unchanged definition (tunables, model,\n"
-                         "statistics, per-device state) are kept; OBJ must define the same\n"
-                         "policy name.");
+                         "the new programs. Maps whose definition and BTF type did not change\n"
+                         "(tunables, model, statistics, per-device state) are kept, others start\n"
+                         "afresh; tunables in a new layout keep the values set, by name, where\n"
+                         "the new ranges allow. OBJ must define the same policy name.");
     swap->add_option("NAME", opts.name, "Policy name")->required();
     swap->add_option("OBJ", opts.object, "Object with the new version of the policy")
         ->required();
 
     auto* bind = command(app, opts, "bind",
                          "Bind a device to a registered policy.\n"
-                         "Switches DEV to the ufq elevator if needed. Moving a device between\n"
-                         "policies is atomic: waiting requests go to the new policy.");
+                         "Switches DEV to the ufq elevator if needed (and back if the policy\n"
+                         "refuses it). Moving a device between policies is atomic: waiting\n"
+                         "requests go to the new policy. Unloading NAME gives DEV back what it\n"
+                         "had before.");
     bind->add_option("NAME", opts.name, "Policy name, or none to unbind")->required();
     bind->add_option("--dev,-d", opts.devices, kDevHelp)->type_name("DEV")->required()
         ->expected(1);
@@ -98,6 +104,7 @@ void add_commands(CLI::App& app, Options& opts) {
 
     auto* status = command(app, opts, "status",
                            "Show loaded policies and the devices on the ufq elevator.\n"
+                           "For each policy: the devices ufqctl bound to it and its pinned maps.\n"
                            "For each device: policy, state (active, none, or fallback when the\n"
                            "policy failed or went away), last error and request counters.");
     status->add_option("--dev,-d", opts.devices, kDevHelp + std::string(" (default: every "
@@ -174,9 +181,9 @@ void add_commands(CLI::App& app, Options& opts) {
     app.footer(
         "Every command needs root. A loaded policy stays attached after ufqctl exits: its link\n"
         "and maps are pinned under /sys/fs/bpf/ufq/POLICY/ and what each device used before is\n"
-        "kept in /run/ufq/POLICY.json. Every failure prints one line (a rejected policy also\n"
-        "the end of the verifier log) and leaves nothing attached, pinned or switched.\n"
-        "See ufqctl(8) and docs/ufq-formats.md.");
+        "kept in /run/ufq/devices.json. Every failure prints one line (a rejected policy also\n"
+        "the end of the verifier log, kept in /run/ufq/POLICY.verifier.log) and leaves nothing\n"
+        "attached, pinned or switched. See ufqctl(8) and docs/ufq-formats.md.");
 }
 
 Options parse(CLI::App& app, int argc, const char* const* argv) {
