@@ -23,7 +23,6 @@
 #include <thread>
 
 #include "errno_text.hpp"
-#include "struct_ops.hpp"
 #include "ufq/btf_compare.hpp"
 #include "ufq/error.hpp"
 #include "ufq/pinned_map.hpp"
@@ -31,6 +30,7 @@
 #include "ufq/scheduler.hpp"
 #include "ufq/state.hpp"
 #include "ufq/status.hpp"
+#include "ufq/struct_ops.hpp"
 #include "ufq/sysfs.hpp"
 #include "ufq/tunables.hpp"
 #include "unique_fd.hpp"
@@ -882,7 +882,6 @@ SwapResult swap_policy(const std::string& name, const fs::path& object, const Pa
     load_object(obj.get(), name, paths);
     if (new_tunables)
         write_tunables(tunables); // before the new programs run
-    fill_struct_ops_map(obj.get(), policy.map, name, paths.vmlinux_btf);
 
     // The new maps are pinned beside the running ones first, so that once the programs are
     // replaced only a rename is left to do, and nothing is lost if the update fails.
@@ -897,11 +896,7 @@ SwapResult swap_policy(const std::string& name, const fs::path& object, const Pa
     if (!link.valid())
         throw Error(fmt::format("cannot open the link of policy {} at {}: {}", name,
                                 paths.link_pin(name).string(), errno_text(errno)));
-    const int rc = bpf_link_update(link.get(), bpf_map__fd(policy.map), nullptr);
-    if (rc < 0)
-        throw Error(fmt::format("the kernel refused to swap policy {}: {} (the new programs' "
-                                "init_dev may have refused a device; see dmesg)",
-                                name, errno_text(-rc)));
+    update_policy_link(link.get(), obj.get(), policy.map, name, paths.vmlinux_btf);
     rollback.dismiss();
 
     // One atomic step: maps_staged becomes maps, the old pins go to maps_staged.

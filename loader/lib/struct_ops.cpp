@@ -1,4 +1,4 @@
-#include "struct_ops.hpp"
+#include "ufq/struct_ops.hpp"
 
 #include <bpf/bpf.h>
 #include <bpf/btf.h>
@@ -153,9 +153,19 @@ void fill_struct_ops_map(const bpf_object* obj, const bpf_map* map, const std::s
 
     const std::uint32_t zero = 0;
     const int rc = bpf_map_update_elem(bpf_map__fd(map), &zero, value.data(), 0);
-    if (rc < 0)
+    if (rc < 0 && rc != -EBUSY) // EBUSY: filled before (a map's value is set once)
         throw Error(fmt::format("the kernel refused the struct ufq_ops of policy {}: {}", policy,
                                 errno_text(-rc)));
+}
+
+void update_policy_link(int link_fd, const bpf_object* obj, const bpf_map* map,
+                        const std::string& policy, const fs::path& vmlinux_btf) {
+    fill_struct_ops_map(obj, map, policy, vmlinux_btf);
+    const int rc = bpf_link_update(link_fd, bpf_map__fd(map), nullptr);
+    if (rc < 0)
+        throw Error(fmt::format("the kernel refused to swap policy {}: {} (the new programs' "
+                                "init_dev may have refused a device; see dmesg)",
+                                policy, errno_text(-rc)));
 }
 
 std::vector<std::string> kernel_registered_policies(const fs::path& vmlinux_btf) {
