@@ -561,8 +561,10 @@ void record_binding(std::vector<DeviceRecord>& records, const BlockDevice& dev,
                     const Binding& before, const std::string& policy) {
     auto it = find_record(records, dev.name);
     // Another disk under the same name, or the device left ufq since: start over.
-    if (it != records.end() && (it->dev != dev_number(dev) || before.scheduler != kUfq))
-        it = records.erase(it), it = records.end();
+    if (it != records.end() && (it->dev != dev_number(dev) || before.scheduler != kUfq)) {
+        records.erase(it);
+        it = records.end();
+    }
     if (it == records.end()) {
         records.push_back({dev.name, dev_number(dev), before.scheduler, {}});
         it = std::prev(records.end());
@@ -589,8 +591,10 @@ void give_back(const std::string& name, const std::string& policy, bool keep_ufq
             records.erase(it); // the device went away: nothing to restore
         return;
     }
-    if (it != records.end() && it->dev != dev_number(dev))
-        it = records.erase(it), it = records.end(); // another disk by that name now
+    if (it != records.end() && it->dev != dev_number(dev)) {
+        records.erase(it); // another disk by that name now
+        it = records.end();
+    }
     const Binding now = read_binding(dev, sys);
     if (now.scheduler != kUfq) {
         if (it != records.end())

@@ -21,10 +21,13 @@ json=$(ufqctl status --json)
 info "status: $json"
 assert_eq "policies" '["deadline","fifo"]' "$(jq -c '[.policies[].name]' <<<"$json")"
 assert_eq "fifo's devices" '["ufqa0"]' "$(jq -c '.policies[] | select(.name == "fifo") | .devices' <<<"$json")"
-assert_eq "devices on ufq" '["ufqa0"]' "$(jq -c '[.devices[].device]' <<<"$json")"
-assert_eq "ufqa0 policy" fifo "$(jq -r '.devices[0].policy' <<<"$json")"
-assert_eq "ufqa0 state" active "$(jq -r '.devices[0].state' <<<"$json")"
-assert_eq "ufqa0 registered" '["deadline","fifo"]' "$(jq -c '.devices[0].registered | sort' <<<"$json")"
+# (Other tests' devices may be on ufq too: only ours are looked at.)
+assert_eq "devices on ufq" '["ufqa0"]' \
+	"$(jq -c '[.devices[].device | select(startswith("ufqa"))]' <<<"$json")"
+a0='.devices[] | select(.device == "ufqa0")'
+assert_eq "ufqa0 policy" fifo "$(jq -r "$a0 | .policy" <<<"$json")"
+assert_eq "ufqa0 state" active "$(jq -r "$a0 | .state" <<<"$json")"
+assert_eq "ufqa0 registered" '["deadline","fifo"]' "$(jq -c "$a0 | .registered | sort" <<<"$json")"
 dd if=/dev/ufqa0 of=/dev/null bs=4k count=100 iflag=direct status=none
 assert_eq "inserted counter" "$(ufq_stat ufqa0 inserted)" \
 	"$(ufqctl status --json --dev ufqa0 | jq '.devices[0].stats.inserted')"
