@@ -3,7 +3,8 @@
 # ufq (tests/policies/refuse_second.bpf.c serves one device and refuses the
 # next). ufqctl undoes everything: every device gets back its elevator, or
 # the policy it was bound to, and nothing stays pinned, recorded or
-# registered. A policy is looked up before a device is switched.
+# registered. A policy is looked up before a device is switched. A swap the
+# kernel refuses leaves the running programs and their pins.
 . "$(dirname "$0")/lib.sh"
 
 make_nullb ufqb0 size=64
@@ -50,6 +51,15 @@ assert_policy ufqb0 fifo # it had fifo, and has it again
 expect_fail "no policy named nope is registered in the kernel" "${D[@]}" \
 	ufqctl bind nope --dev ufqb2
 grep -q '\[mq-deadline\]' /sys/block/ufqb2/queue/scheduler || fail "ufqb2 switched for nothing"
+
+# swap: the kernel refuses the new programs (their init_dev refuses ufqb1)
+# after ufqctl pinned their maps: the old programs keep the device, and pins
+# and maps are as they were.
+expect_fail "the kernel refused to swap policy refuse_second: No such device" "${D[@]}" \
+	ufqctl swap refuse_second "$POLICIES/refuse_second_v2.bpf.o"
+assert_policy ufqb1 refuse_second
+[ ! -e /sys/fs/bpf/ufq/refuse_second/maps/rs_v2_refused ] || fail "the refused version's map is pinned"
+dd if=/dev/ufqb1 of=/dev/null bs=4k count=10 iflag=direct status=none
 
 ufqctl unload refuse_second
 grep -q '\[kyber\]' /sys/block/ufqb1/queue/scheduler || fail "ufqb1 not restored by unload"
