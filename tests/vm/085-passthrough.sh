@@ -21,7 +21,8 @@ size_mb=$(($(cat /sys/block/$dev/size) / 2048))
 assert_ge "$dev size in MiB" 8 "$size_mb"
 info "$dev: scsi_debug, ${size_mb} MiB"
 
-set_sched $dev ufq
+# ufqctl switches the disk to ufq and, at unload, back to this.
+orig_sched=$(sed -E 's/.*\[(.*)\].*/\1/' /sys/block/$dev/queue/scheduler)
 ufqctl load "$POLICIES/deadline.bpf.o" --dev $dev
 assert_policy $dev deadline
 
@@ -68,3 +69,5 @@ assert_policy $dev deadline
 assert_eq "policy errors" 0 "$(ufq_stat $dev policy_errors)"
 check_ufq_accounting $dev
 ufqctl unload deadline
+grep -q "\[$orig_sched\]" /sys/block/$dev/queue/scheduler ||
+	fail "$dev: scheduler is '$(cat /sys/block/$dev/queue/scheduler)' after unload, was $orig_sched"
