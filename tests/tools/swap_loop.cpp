@@ -4,21 +4,32 @@
 //
 // Loads OBJECT twice (two struct_ops maps of the same policy) and, every INTERVAL_MS for
 // DURATION_S, replaces the programs behind the pinned struct_ops link LINK_PIN with the other
-// copy (bpf_link_update) and moves DEV between POLICY_A and POLICY_B through its iosched/policy
+// copy (libufq's update_policy_link) and moves DEV between POLICY_A and POLICY_B through its iosched/policy
 // attribute. Prints "swaps N rebinds M"; exits non-zero on the first failure.
+#include <bpf/bpf.h>
 #include <bpf/libbpf.h>
+#include <unistd.h>
+
+#include <ufq/error.hpp>
+#include <ufq/struct_ops.hpp>
 
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <filesystem>
 #include <fstream>
 #include <string>
 #include <thread>
 
 namespace {
 
-bpf_map* load_policy_map(const char* path) {
+struct PolicyCopy {
+    bpf_object* obj; // stays open for the life of the process
+    bpf_map* ops;
+};
+
+PolicyCopy load_policy(const char* path) {
     bpf_object* obj = bpf_object__open_file(path, nullptr);
     if (!obj || bpf_object__load(obj) != 0) {
         std::fprintf(stderr, "swap_loop: cannot load %s: %s\n", path, std::strerror(errno));
@@ -27,7 +38,7 @@ bpf_map* load_policy_map(const char* path) {
     bpf_map* map = nullptr;
     bpf_object__for_each_map(map, obj) {
         if (bpf_map__type(map) == BPF_MAP_TYPE_STRUCT_OPS)
-            return map; // the object stays open for the life of the process
+            return {obj, map};
     }
     std::fprintf(stderr, "swap_loop: %s has no struct_ops map\n", path);
     std::exit(1);
@@ -53,21 +64,24 @@ int main(int argc, char** argv) {
     const auto duration = std::chrono::seconds(std::atoi(argv[7]));
     const std::string attr = std::string("/sys/block/") + argv[3] + "/queue/iosched/policy";
 
-    bpf_map* copies[2] = {load_policy_map(argv[2]), load_policy_map(argv[2])};
-    bpf_link* link = bpf_link__open(argv[1]);
-    if (!link) {
+    const PolicyCopy copies[2] = {load_policy(argv[2]), load_policy(argv[2])};
+    const int link_fd = bpf_obj_get(argv[1]);
+    if (link_fd < 0) {
         std::fprintf(stderr, "swap_loop: cannot open link %s: %s\n", argv[1],
                      std::strerror(errno));
         return 1;
     }
-    bpf_link__disconnect(link); // never detach the pinned link
+    // The policy's name, for messages: the pin lives in /sys/fs/bpf/ufq/<policy>/.
+    const std::string policy = std::filesystem::path(argv[1]).parent_path().filename();
 
     long swaps = 0, rebinds = 0;
     const auto end = std::chrono::steady_clock::now() + duration;
     while (std::chrono::steady_clock::now() < end) {
-        if (bpf_link__update_map(link, copies[swaps % 2]) != 0) {
-            std::fprintf(stderr, "swap_loop: link update %ld failed: %s\n", swaps,
-                         std::strerror(errno));
+        const PolicyCopy& next = copies[swaps % 2];
+        try {
+            ufq::update_policy_link(link_fd, next.obj, next.ops, policy);
+        } catch (const ufq::Error& e) {
+            std::fprintf(stderr, "swap_loop: swap %ld: %s\n", swaps, e.what());
             return 1;
         }
         ++swaps;
@@ -79,6 +93,7 @@ int main(int argc, char** argv) {
         ++rebinds;
         std::this_thread::sleep_for(interval);
     }
+    close(link_fd);
     std::printf("swaps %ld rebinds %ld\n", swaps, rebinds);
     return 0;
 }
