@@ -4,8 +4,8 @@
 //
 // Loads OBJECT twice (two struct_ops maps of the same policy) and, every INTERVAL_MS for
 // DURATION_S, replaces the programs behind the pinned struct_ops link LINK_PIN with the other
-// copy (libufq's update_policy_link) and moves DEV between POLICY_A and POLICY_B through its iosched/policy
-// attribute. Prints "swaps N rebinds M"; exits non-zero on the first failure.
+// copy (bpf_link_update on maps libufq filled) and moves DEV between POLICY_A and POLICY_B
+// through its iosched/policy attribute. Prints "swaps N rebinds M"; exits non-zero on the first failure.
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 #include <unistd.h>
@@ -74,14 +74,23 @@ int main(int argc, char** argv) {
     // The policy's name, for messages: the pin lives in /sys/fs/bpf/ufq/<policy>/.
     const std::string policy = std::filesystem::path(argv[1]).parent_path().filename();
 
+    // Fill both maps once (reading the kernel's BTF is slow on a debug kernel); each swap is
+    // then one bpf_link_update().
+    try {
+        for (const PolicyCopy& copy : copies)
+            ufq::fill_struct_ops_map(copy.obj, copy.ops, policy);
+    } catch (const ufq::Error& e) {
+        std::fprintf(stderr, "swap_loop: %s\n", e.what());
+        return 1;
+    }
+
     long swaps = 0, rebinds = 0;
     const auto end = std::chrono::steady_clock::now() + duration;
     while (std::chrono::steady_clock::now() < end) {
-        const PolicyCopy& next = copies[swaps % 2];
-        try {
-            ufq::update_policy_link(link_fd, next.obj, next.ops, policy);
-        } catch (const ufq::Error& e) {
-            std::fprintf(stderr, "swap_loop: swap %ld: %s\n", swaps, e.what());
+        const int rc = bpf_link_update(link_fd, bpf_map__fd(copies[swaps % 2].ops), nullptr);
+        if (rc < 0) {
+            std::fprintf(stderr, "swap_loop: swap %ld: the kernel refused it: %s\n", swaps,
+                         std::strerror(-rc));
             return 1;
         }
         ++swaps;
