@@ -12,11 +12,11 @@ set -uo pipefail
 repo=$(cd "$(dirname "$0")/.." && pwd)
 hostbuild=$repo/build/host
 passed=0 failed=0 skipped=0
-# The VM tests that exercise insert, dispatch, live swap, fallback, flushes,
-# requeues and passthrough under load: the ones worth repeating on a
-# debugging kernel.
-debug_tests=(040-deadline-policy.sh 050-fallback.sh 060-live-swap.sh
-	080-flush-fua-requeue.sh 085-passthrough.sh)
+# The VM tests that exercise the queues, insert, dispatch, live swap,
+# fallback, flushes, requeues and passthrough under load: the ones worth
+# repeating on a debugging kernel.
+debug_tests=(035-queue-order.sh 040-deadline-policy.sh 050-fallback.sh
+	060-live-swap.sh 080-flush-fua-requeue.sh 085-passthrough.sh)
 
 run_host_tests() {
 	local ctest_log summary total nfail nskip
