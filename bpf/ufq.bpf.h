@@ -4,7 +4,8 @@
  *
  * A policy is a struct ufq_ops in a ".struct_ops.link" section whose
  * callbacks place requests into the device's kernel-owned queues
- * (ufq_insert) and pick which queue dispatches next (ufq_dispatch*). The
+ * (ufq_insert) and pick which queue dispatches next (ufq_dispatch*), or
+ * dispatch a request directly from insert (ufq_direct_dispatch). The
  * kernel keeps every request: a policy that misbehaves only loses the
  * device, which falls back to FIFO. See Documentation/block/ufq-iosched.rst
  * in the kernel patches and policies/fifo.bpf.c for the smallest policy.
@@ -26,6 +27,12 @@
 /* Place the request being inserted in @queue at @key (from ops.insert). */
 extern s32 ufq_insert(struct ufq_sched *sched, struct request *rq, u32 queue,
 		      u64 key) __ksym;
+/*
+ * Dispatch the request being inserted at once, behind the requests already
+ * dispatched (from ops.insert): for a request the policy would dispatch
+ * next anyway, it saves the dispatch() call.
+ */
+extern s32 ufq_direct_dispatch(struct ufq_sched *sched, struct request *rq) __ksym;
 /* Dispatch the lowest key of @queue (from ops.dispatch). */
 extern bool ufq_dispatch(struct ufq_sched *sched, u32 queue) __ksym;
 /* Dispatch the first request with key >= @key (from ops.dispatch). */

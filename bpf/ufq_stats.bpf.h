@@ -121,20 +121,24 @@ static __always_inline void ufq_sdk_trace(struct ufq_sched *sched, struct reques
 /*
  * Call from the policy's completed callback; safe in interrupt context.
  *
- * The histogram takes insertion to now on the monotonic clock, not
- * wait_ns + service_ns: the kernel measures those with blk_time_get_ns(),
- * which inside a plug returns the time cached when the plug started, so a
- * request completed inline by its submitter reports a service time of 0.
+ * The histogram takes wait_ns + service_ns, insertion to completion. The
+ * kernel measures them with blk_time_get_ns(), which inside a plug returns
+ * the time cached when the plug started: a request completed inline by its
+ * submitter reports a service time of 0. Only then is the clock read here,
+ * to measure from insertion to now.
  */
 static __always_inline void ufq_sdk_completed(struct ufq_sched *sched, struct request *rq,
 					      u64 wait_ns, u64 service_ns)
 {
 	int dir = (ufq_rq_flags(rq) & UFQ_RQ_WRITE) ? UFQ_DIR_WRITE : UFQ_DIR_READ;
-	u64 now = bpf_ktime_get_ns(), inserted = ufq_rq_insert_ns(rq);
 	u64 ns = wait_ns + service_ns;
 
-	if (inserted && inserted < now && now - inserted > ns)
-		ns = now - inserted;
+	if (!service_ns) {
+		u64 now = bpf_ktime_get_ns(), inserted = ufq_rq_insert_ns(rq);
+
+		if (inserted && inserted < now && now - inserted > ns)
+			ns = now - inserted;
+	}
 	ufq_sdk_latency(sched->dev, dir, ns);
 	ufq_sdk_trace(sched, rq, wait_ns, service_ns);
 }

@@ -2,8 +2,9 @@
 /*
  * deadline: mq-deadline's scheduling as a ufq policy.
  *
- * Reads and writes wait in their own kernel queue keyed by sector; the
- * decision of which batch runs next is in deadline.h. Tunables live in the
+ * Reads and writes wait in their own kernel queue keyed by sector, unless
+ * nothing else waits: then a request is dispatched directly from insert.
+ * The decision of which batch runs next is in deadline.h. Tunables live in the
  * BTF-typed map dl_tunables (ufqctl get deadline, ufqctl set deadline
  * fifo_batch=8) and are read at every dispatch, so changes take effect at
  * once. Completions feed the SDK's latency statistics and traces.
@@ -57,8 +58,26 @@ s32 UFQ_OP(deadline_insert, struct ufq_sched *sched, struct request *rq,
 	   u64 flags)
 {
 	int dir = (ufq_rq_flags(rq) & UFQ_RQ_WRITE) ? DL_WRITE : DL_READ;
+	u64 sector = ufq_rq_sector(rq);
+	struct deadline_tunables *t;
+	struct dl_state *st;
+	u32 dev = sched->dev;
 
-	return ufq_insert(sched, rq, DL_QUEUE(dir), ufq_rq_sector(rq));
+	/*
+	 * Alone in the scheduler, the request is the one dispatch() would
+	 * pick next: dispatch it now and save the call. Not while others wait
+	 * for the driver, or a busy device would take requests in arrival
+	 * order instead of sector order.
+	 */
+	if (!sched->nr_waiting && !sched->nr_ready) {
+		st = bpf_map_lookup_elem(&dl_devices, &dev);
+		t = tunables();
+		if (st && t && !ufq_direct_dispatch(sched, rq)) {
+			dl_dispatched_alone(st, t, dir, sector, sched->last_end_sector);
+			return 0;
+		}
+	}
+	return ufq_insert(sched, rq, DL_QUEUE(dir), sector);
 }
 
 void UFQ_OP(deadline_dispatch, struct ufq_sched *sched)

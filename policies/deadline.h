@@ -10,7 +10,8 @@
  * beyond the end of the previous one. A new batch prefers reads, but not
  * more than writes_starved times in a row while writes wait, and starts
  * from the oldest request of its direction if that one waited longer than
- * the direction's expiry time.
+ * the direction's expiry time. A request that arrives while nothing else
+ * waits is dispatched at once, accounted as dispatch() would have.
  */
 #ifndef UFQ_POLICY_DEADLINE_H
 #define UFQ_POLICY_DEADLINE_H
@@ -166,6 +167,28 @@ static inline void dl_dispatched(struct dl_state *s, int dir, u64 end_sector,
 		s->next_pos[DL_WRITE] = end_sector;
 	else
 		s->next_pos[DL_READ] = end_sector;
+}
+
+/*
+ * A request of @dir starting at @sector was dispatched directly from insert
+ * because nothing else waited, and ended at @end_sector. With it alone in
+ * the queues, dispatch() would have picked it too: as part of the current
+ * batch if the batch has room, runs in @dir and the request lies at or
+ * beyond its position; else as a new batch of its own. Account it the same
+ * way.
+ */
+static inline void dl_dispatched_alone(struct dl_state *s,
+				       const struct deadline_tunables *t,
+				       int dir, u64 sector, u64 end_sector)
+{
+	bool continues;
+
+	dir = dl_dir(dir);
+	continues = s->batching < t->fifo_batch && s->last_dir == (u32)dir &&
+		    sector >= dl_next_pos(s, dir);
+	if (!continues && dir == DL_WRITE)
+		s->starved = 0;
+	dl_dispatched(s, dir, end_sector, !continues);
 }
 
 #endif /* UFQ_POLICY_DEADLINE_H */

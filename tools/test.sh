@@ -15,8 +15,8 @@ passed=0 failed=0 skipped=0
 # The VM tests that exercise the queues, insert, dispatch, live swap,
 # fallback, flushes, requeues and passthrough under load: the ones worth
 # repeating on a debugging kernel.
-debug_tests=(035-queue-order.sh 040-deadline-policy.sh 050-fallback.sh
-	060-live-swap.sh 080-flush-fua-requeue.sh 085-passthrough.sh)
+debug_tests=(035-queue-order.sh 040-deadline-policy.sh 045-deadline-order.sh
+	050-fallback.sh 060-live-swap.sh 080-flush-fua-requeue.sh 085-passthrough.sh)
 
 run_host_tests() {
 	local ctest_log summary total nfail nskip

@@ -116,4 +116,60 @@ TEST_F(DeadlineTest, ThePositionFollowsTheLastDispatch) {
     EXPECT_EQ(s.last_dir, static_cast<u32>(DL_WRITE));
 }
 
+// A request dispatched directly from insert (nothing else waiting) leaves the state exactly as
+// dispatch() with that request alone in its queue would: same batch count, direction,
+// position and starvation count, whether it continues the batch or starts a new one.
+TEST_F(DeadlineTest, DirectDispatchAccountsLikeDispatchOfTheOnlyRequest) {
+    const u32 batchings[] = {DL_NO_BATCH, 0, 1, 15, 16, 17};
+    const u64 positions[] = {0, 100, 1000};
+    const u64 sectors[] = {0, 99, 100, 101, 5000};
+    int cases = 0, continued = 0;
+
+    for (const u32 batching : batchings)
+        for (const u32 last_dir : {0u, 1u})
+            for (const u64 pos : positions)
+                for (const int dir : {int{DL_READ}, int{DL_WRITE}})
+                    for (const u64 sector : sectors)
+                        for (const u32 starved : {0u, 1u, 5u}) {
+                            dl_state general{};
+                            general.next_pos[DL_READ] = pos;
+                            general.next_pos[DL_WRITE] = pos + 7;
+                            general.batching = batching;
+                            general.last_dir = last_dir;
+                            general.starved = starved;
+                            dl_state direct = general;
+
+                            // deadline.bpf.c's dispatch() with one request of dir in its queue.
+                            dl_view one{};
+                            one.nr[dir] = 1;
+                            const u64 end = sector + 8;
+                            const bool at_pos = sector >= general.next_pos[dir];
+                            bool cont = false;
+                            if (dl_batch_continues(&general, &t, &one) && at_pos) {
+                                dl_dispatched(&general, dir, end, false);
+                                cont = true;
+                            } else {
+                                const dl_batch b = dl_new_batch(&general, &t, &one);
+                                ASSERT_EQ(b.dir, dir);
+                                dl_dispatched(&general, b.dir, end, true);
+                            }
+
+                            dl_dispatched_alone(&direct, &t, dir, sector, end);
+                            SCOPED_TRACE(testing::Message()
+                                         << "batching " << batching << " last_dir " << last_dir
+                                         << " pos " << pos << " dir " << dir << " sector "
+                                         << sector << " starved " << starved);
+                            EXPECT_EQ(direct.batching, general.batching);
+                            EXPECT_EQ(direct.last_dir, general.last_dir);
+                            EXPECT_EQ(direct.starved, general.starved);
+                            EXPECT_EQ(direct.next_pos[DL_READ], general.next_pos[DL_READ]);
+                            EXPECT_EQ(direct.next_pos[DL_WRITE], general.next_pos[DL_WRITE]);
+                            ++cases;
+                            continued += cont;
+                        }
+    // Both branches were exercised.
+    EXPECT_GT(continued, 0);
+    EXPECT_LT(continued, cases);
+}
+
 } // namespace

@@ -6,7 +6,7 @@
 . "$(dirname "$0")/lib.sh"
 
 n=0
-fallback_case() { # POLICY EXPECTED_KIND
+fallback_case() { # POLICY EXPECTED_KIND [TEXT IN last_error]
 	local dev=ufqf$n
 	n=$((n + 1))
 	info "== $1"
@@ -16,12 +16,19 @@ fallback_case() { # POLICY EXPECTED_KIND
 	fio_verify_job "$dev" "$UFQ_OUT/050-$1.json" 16
 	wait_for "$dev to fall back" 10 grep -qx fallback "/sys/block/$dev/queue/iosched/state"
 	assert_fallback "$dev" "$2"
+	if [ -n "${3:-}" ]; then
+		case "$(iosched "$dev" last_error)" in
+		*"$3"*) ;;
+		*) fail "$dev: last_error does not say '$3'" ;;
+		esac
+	fi
 	check_ufq_accounting "$dev"
 	assert_eq "$dev policy errors" 1 "$(ufq_stat "$dev" policy_errors)"
 	ufqctl unload "$1"
 }
 
 fallback_case bad_unplaced error
+fallback_case bad_no_dispatch error "ufq_insert() by a policy without dispatch()"
 fallback_case bad_abort abort
 fallback_case bad_stall watchdog
 
