@@ -24,19 +24,21 @@
 #include "ufq/latency.h"
 #include "ufq/trace.h"
 
-/* Devices a policy can keep latency statistics for at once. */
+/* Devices a policy keeps latency statistics for: those with an id below. */
 #define UFQ_LAT_MAX_DEVS 64
 /* 1 MiB: about 12000 events, a second of a busy device between two reads by ufqctl. */
 #define UFQ_TRACE_RINGBUF_BYTES (1024 * 1024)
 
 /*
  * Per CPU, so that completions on different CPUs (often in interrupt
- * context) never share a cache line; ufqctl adds the CPUs up.
+ * context) never share a cache line; ufqctl adds the CPUs up. An array
+ * indexed by the device's ufq id: the lookup in every completion is then
+ * an index, not a hash.
  */
 struct {
-	__uint(type, BPF_MAP_TYPE_PERCPU_HASH);
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
 	__uint(max_entries, UFQ_LAT_MAX_DEVS);
-	__type(key, u32);		/* struct ufq_sched.dev */
+	__type(key, u32);		/* struct ufq_sched.id */
 	__type(value, struct ufq_latency);
 } ufq_latency SEC(".maps");
 
@@ -52,22 +54,35 @@ struct {
 	__uint(max_entries, UFQ_TRACE_RINGBUF_BYTES);
 } ufq_trace SEC(".maps");
 
-/* A new device's histogram starts from this (too big for the BPF stack). */
-static const struct ufq_latency ufq_latency_zero;
+/*
+ * This CPU's copy of an id's histogram passes to @dev, the id's device
+ * now. Rare: once per CPU after a device took over an id.
+ */
+static __noinline void ufq_sdk_latency_reset(struct ufq_latency *lat, u32 dev)
+{
+	u32 i;
 
-static __always_inline void ufq_sdk_latency(u32 dev, int dir, u64 ns)
+	if (!lat)
+		return;
+	for (i = 0; i < UFQ_NR_DIRS * UFQ_LAT_BUCKETS; i++)
+		/* volatile: a memset() of this size cannot be compiled to BPF. */
+		((volatile u64 *)lat->count)[i] = 0;
+	lat->sum_ns[UFQ_DIR_READ] = 0;
+	lat->sum_ns[UFQ_DIR_WRITE] = 0;
+	lat->dev = dev;
+}
+
+static __always_inline void ufq_sdk_latency(struct ufq_sched *sched, int dir, u64 ns)
 {
 	struct ufq_latency *lat;
-	u32 idx;
+	u32 id = sched->id, idx;
 
-	lat = bpf_map_lookup_elem(&ufq_latency, &dev);
-	if (!lat) {
-		/* Fails only when UFQ_LAT_MAX_DEVS devices are in use. */
-		bpf_map_update_elem(&ufq_latency, &dev, &ufq_latency_zero, BPF_NOEXIST);
-		lat = bpf_map_lookup_elem(&ufq_latency, &dev);
-		if (!lat)
-			return;
-	}
+	/* No statistics for devices with an id of UFQ_LAT_MAX_DEVS or more. */
+	lat = bpf_map_lookup_elem(&ufq_latency, &id);
+	if (!lat)
+		return;
+	if (lat->dev != sched->dev)
+		ufq_sdk_latency_reset(lat, sched->dev);
 	idx = UFQ_LAT_IDX(dir, ufq_lat_bucket(ns));
 	/*
 	 * Per CPU, but a completion in hard interrupt context may interrupt
@@ -139,7 +154,7 @@ static __always_inline void ufq_sdk_completed(struct ufq_sched *sched, struct re
 		if (inserted && inserted < now && now - inserted > ns)
 			ns = now - inserted;
 	}
-	ufq_sdk_latency(sched->dev, dir, ns);
+	ufq_sdk_latency(sched, dir, ns);
 	ufq_sdk_trace(sched, rq, wait_ns, service_ns);
 }
 

@@ -17,10 +17,17 @@ UFQ_LICENSE;
 
 UFQ_TUNABLES_MAP(dl_tunables, struct deadline_tunables);
 
+/*
+ * Per-device state at the device's ufq id: an array lookup is cheaper than
+ * a hash lookup, and insert() makes one for every request. A device whose
+ * id is DL_MAX_DEVICES or more is refused by init_dev().
+ */
+#define DL_MAX_DEVICES 1024
+
 struct {
-	__uint(type, BPF_MAP_TYPE_HASH);
-	__uint(max_entries, 1024);
-	__type(key, u32);		/* struct ufq_sched.dev */
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, DL_MAX_DEVICES);
+	__type(key, u32);		/* struct ufq_sched.id */
 	__type(value, struct dl_state);
 } dl_devices SEC(".maps");
 
@@ -35,7 +42,7 @@ s32 UFQ_OP(deadline_init_dev, struct ufq_sched *sched)
 {
 	struct deadline_tunables *t = tunables();
 	struct dl_state st;
-	u32 dev = sched->dev;
+	u32 id = sched->id;
 
 	/*
 	 * ufqctl writes the defaults at load; a zero fifo_batch (not a valid
@@ -43,15 +50,9 @@ s32 UFQ_OP(deadline_init_dev, struct ufq_sched *sched)
 	 */
 	if (t && !t->fifo_batch)
 		dl_tunables_default(t);
+	/* Fails (-E2BIG) for an id beyond the map. */
 	dl_state_init(&st);
-	return bpf_map_update_elem(&dl_devices, &dev, &st, BPF_ANY);
-}
-
-void UFQ_OP(deadline_exit_dev, struct ufq_sched *sched)
-{
-	u32 dev = sched->dev;
-
-	bpf_map_delete_elem(&dl_devices, &dev);
+	return bpf_map_update_elem(&dl_devices, &id, &st, BPF_ANY);
 }
 
 s32 UFQ_OP(deadline_insert, struct ufq_sched *sched, struct request *rq,
@@ -61,7 +62,7 @@ s32 UFQ_OP(deadline_insert, struct ufq_sched *sched, struct request *rq,
 	u64 sector = ufq_rq_sector(rq);
 	struct deadline_tunables *t;
 	struct dl_state *st;
-	u32 dev = sched->dev;
+	u32 id = sched->id;
 
 	/*
 	 * Alone in the scheduler, the request is the one dispatch() would
@@ -70,7 +71,7 @@ s32 UFQ_OP(deadline_insert, struct ufq_sched *sched, struct request *rq,
 	 * order instead of sector order.
 	 */
 	if (!sched->nr_waiting && !sched->nr_ready) {
-		st = bpf_map_lookup_elem(&dl_devices, &dev);
+		st = bpf_map_lookup_elem(&dl_devices, &id);
 		t = tunables();
 		if (st && t && !ufq_direct_dispatch(sched, rq)) {
 			dl_dispatched_alone(st, t, dir, sector, sched->last_end_sector);
@@ -86,11 +87,11 @@ void UFQ_OP(deadline_dispatch, struct ufq_sched *sched)
 	struct dl_state *st;
 	struct dl_view v;
 	struct dl_batch b;
-	u32 dev = sched->dev;
+	u32 id = sched->id;
 	bool ok;
 	int dir;
 
-	st = bpf_map_lookup_elem(&dl_devices, &dev);
+	st = bpf_map_lookup_elem(&dl_devices, &id);
 	if (!st || !t) {
 		ufq_abort(sched, "deadline: no state for the device");
 		return;
@@ -131,7 +132,6 @@ void UFQ_OP(deadline_completed, struct ufq_sched *sched, struct request *rq,
 
 UFQ_POLICY(deadline,
 	.init_dev = (void *)deadline_init_dev,
-	.exit_dev = (void *)deadline_exit_dev,
 	.insert = (void *)deadline_insert,
 	.dispatch = (void *)deadline_dispatch,
 	.completed = (void *)deadline_completed,

@@ -26,12 +26,17 @@
 enum ufq_dir { UFQ_DIR_READ = 0, UFQ_DIR_WRITE = 1, UFQ_NR_DIRS = 2 };
 
 /*
- * Value of the per-CPU hash map ufq_latency, keyed by struct ufq_sched.dev.
- * count[] is indexed by UFQ_LAT_IDX(dir, bucket); ufqctl sums the CPUs.
+ * Value of the per-CPU array map ufq_latency, indexed by struct
+ * ufq_sched.id. count[] is indexed by UFQ_LAT_IDX(dir, bucket). An id
+ * passes to another device when its device leaves the ufq elevator, so
+ * each CPU's copy names the device it counts: a copy that meets a
+ * completion of another device starts over. ufqctl sums the copies of the
+ * device's id that name the device.
  */
 struct ufq_latency {
 	u64 count[UFQ_NR_DIRS * UFQ_LAT_BUCKETS];
 	u64 sum_ns[UFQ_NR_DIRS];
+	u64 dev;		/* struct ufq_sched.dev */
 };
 
 #define UFQ_LAT_IDX(dir, bucket) ((dir) * UFQ_LAT_BUCKETS + (bucket))

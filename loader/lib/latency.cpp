@@ -4,7 +4,9 @@
 #include <bpf/libbpf.h>
 #include <fmt/format.h>
 
+#include <cctype>
 #include <cerrno>
+#include <charconv>
 #include <cmath>
 #include <unistd.h>
 #include <cstring>
@@ -13,6 +15,7 @@
 #include "ufq/error.hpp"
 #include "ufq/latency.h"
 #include "ufq/status.hpp"
+#include "ufq/sysfs.hpp"
 
 namespace fs = std::filesystem;
 
@@ -72,7 +75,8 @@ LatencySummary summarize(std::span<const std::uint64_t> buckets, std::uint64_t s
     return s;
 }
 
-LatencyHistogram sum_cpus(std::span<const std::uint8_t> percpu_values, int cpus) {
+LatencyHistogram sum_cpus(std::span<const std::uint8_t> percpu_values, int cpus,
+                          std::uint32_t dev) {
     // Per-CPU values come back one after another, each rounded up to 8 bytes.
     const std::size_t stride = (sizeof(ufq_latency) + 7) / 8 * 8;
     if (cpus <= 0 || percpu_values.size() < stride * static_cast<std::size_t>(cpus))
@@ -82,6 +86,8 @@ LatencyHistogram sum_cpus(std::span<const std::uint8_t> percpu_values, int cpus)
     for (int cpu = 0; cpu < cpus; ++cpu) {
         ufq_latency v;
         std::memcpy(&v, percpu_values.data() + stride * static_cast<std::size_t>(cpu), sizeof(v));
+        if (v.dev != dev)
+            continue; // this CPU still counts for an earlier device of the same id
         for (std::size_t dir = 0; dir < 2; ++dir) {
             for (std::size_t b = 0; b < UFQ_LAT_BUCKETS; ++b)
                 h.count[dir][b] += v.count[UFQ_LAT_IDX(dir, b)];
@@ -89,6 +95,20 @@ LatencyHistogram sum_cpus(std::span<const std::uint8_t> percpu_values, int cpus)
         }
     }
     return h;
+}
+
+std::uint32_t ufq_id(const BlockDevice& dev, const SysfsRoot& sys) {
+    const fs::path attr = sys.sys / "block" / dev.name / "queue" / "iosched" / "id";
+    std::string text = read_sysfs(attr);
+    while (!text.empty() && std::isspace(static_cast<unsigned char>(text.back())))
+        text.pop_back();
+    std::uint32_t id = 0;
+    const auto [ptr, ec] = std::from_chars(text.data(), text.data() + text.size(), id);
+    if (text.empty() || ec != std::errc{} || ptr != text.data() + text.size())
+        throw Error(fmt::format("{}: '{}' is not a ufq device id (is the ufq kernel the one "
+                                "this ufqctl was built for?)",
+                                attr.string(), text));
+    return id;
 }
 
 std::optional<LatencyHistogram> read_latency(const std::string& policy, const BlockDevice& dev,
@@ -100,26 +120,33 @@ std::optional<LatencyHistogram> read_latency(const std::string& policy, const Bl
     bpf_map_info info{};
     std::uint32_t len = sizeof(info);
     if (bpf_map_get_info_by_fd(fd, &info, &len) != 0 || info.value_size != sizeof(ufq_latency) ||
-        info.type != BPF_MAP_TYPE_PERCPU_HASH) {
+        info.type != BPF_MAP_TYPE_PERCPU_ARRAY) {
         close(fd);
         throw Error(fmt::format("map ufq_latency of policy {} is not the SDK's latency "
                                 "histogram (rebuild the policy against this ufqctl's SDK)",
                                 policy));
     }
+    std::uint32_t id = 0;
+    try {
+        id = ufq_id(dev, paths.sys);
+    } catch (...) {
+        close(fd);
+        throw;
+    }
+    if (id >= info.max_entries) {
+        close(fd);
+        return std::nullopt; // the SDK keeps no histogram for this many devices
+    }
     const int cpus = libbpf_num_possible_cpus();
     std::vector<std::uint8_t> values((sizeof(ufq_latency) + 7) / 8 * 8 *
                                      static_cast<std::size_t>(std::max(cpus, 1)));
-    const std::uint32_t key = kernel_dev(dev);
-    const int rc = bpf_map_lookup_elem(fd, &key, values.data());
+    const int rc = bpf_map_lookup_elem(fd, &id, values.data());
     const int err = errno;
     close(fd);
-    if (rc != 0) {
-        if (err == ENOENT)
-            return LatencyHistogram{}; // no completion on the device yet
+    if (rc != 0)
         throw Error(fmt::format("cannot read the latency histogram of {} from policy {}: {}",
                                 dev.name, policy, errno_text(err)));
-    }
-    return sum_cpus(values, cpus);
+    return sum_cpus(values, cpus, kernel_dev(dev));
 }
 
 nlohmann::json to_json(const LatencySummary& s) {

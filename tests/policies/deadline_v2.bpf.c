@@ -45,9 +45,9 @@ struct deadline_v2_tunables {
 UFQ_TUNABLES_MAP(dl_tunables, struct deadline_v2_tunables);
 
 struct {
-	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(type, BPF_MAP_TYPE_ARRAY);
 	__uint(max_entries, 1024);
-	__type(key, u32);		/* struct ufq_sched.dev */
+	__type(key, u32);		/* struct ufq_sched.id */
 	__type(value, struct dl_state);
 } dl_devices SEC(".maps");
 
@@ -77,20 +77,10 @@ static bool tunables(struct deadline_tunables *t)
 s32 UFQ_OP(deadline_v2_init_dev, struct ufq_sched *sched)
 {
 	struct dl_state st;
-	u32 dev = sched->dev;
+	u32 id = sched->id;
 
-	/* Swapped in: the old version's state for the device is kept. */
-	if (bpf_map_lookup_elem(&dl_devices, &dev))
-		return 0;
 	dl_state_init(&st);
-	return bpf_map_update_elem(&dl_devices, &dev, &st, BPF_ANY);
-}
-
-void UFQ_OP(deadline_v2_exit_dev, struct ufq_sched *sched)
-{
-	u32 dev = sched->dev;
-
-	bpf_map_delete_elem(&dl_devices, &dev);
+	return bpf_map_update_elem(&dl_devices, &id, &st, BPF_ANY);
 }
 
 s32 UFQ_OP(deadline_v2_insert, struct ufq_sched *sched, struct request *rq,
@@ -107,11 +97,11 @@ void UFQ_OP(deadline_v2_dispatch, struct ufq_sched *sched)
 	struct dl_state *st;
 	struct dl_view v;
 	struct dl_batch b;
-	u32 dev = sched->dev;
+	u32 id = sched->id;
 	bool ok;
 	int dir;
 
-	st = bpf_map_lookup_elem(&dl_devices, &dev);
+	st = bpf_map_lookup_elem(&dl_devices, &id);
 	if (!st || !tunables(&t)) {
 		ufq_abort(sched, "deadline v2: no state for the device");
 		return;
@@ -150,7 +140,6 @@ void UFQ_OP(deadline_v2_completed, struct ufq_sched *sched, struct request *rq,
 
 UFQ_POLICY(deadline,
 	.init_dev = (void *)deadline_v2_init_dev,
-	.exit_dev = (void *)deadline_v2_exit_dev,
 	.insert = (void *)deadline_v2_insert,
 	.dispatch = (void *)deadline_v2_dispatch,
 	.completed = (void *)deadline_v2_completed,

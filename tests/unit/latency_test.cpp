@@ -6,6 +6,8 @@
 
 #include <gtest/gtest.h>
 
+#include "fake_sysfs.hpp"
+#include "ufq/error.hpp"
 #include "ufq/latency.h"
 
 namespace ufq::test {
@@ -83,7 +85,8 @@ TEST(LatencyPercentileTest, SmallCounts) {
 }
 
 TEST(LatencyHistogramTest, SumsCpusAndDiffs) {
-    const int cpus = 3;
+    const int cpus = 4;
+    const std::uint32_t dev = (259u << 20) | 3u;
     const std::size_t stride = (sizeof(ufq_latency) + 7) / 8 * 8;
     std::vector<std::uint8_t> raw(stride * cpus);
     for (int cpu = 0; cpu < cpus; ++cpu) {
@@ -91,9 +94,11 @@ TEST(LatencyHistogramTest, SumsCpusAndDiffs) {
         v.count[UFQ_LAT_IDX(UFQ_DIR_READ, 10)] = 1 + cpu;
         v.count[UFQ_LAT_IDX(UFQ_DIR_WRITE, 20)] = 10;
         v.sum_ns[UFQ_DIR_WRITE] = 100;
+        // The last CPU has not seen a completion of `dev` since another device had the id.
+        v.dev = cpu == cpus - 1 ? dev + 1 : dev;
         std::memcpy(raw.data() + stride * cpu, &v, sizeof(v));
     }
-    const LatencyHistogram h = sum_cpus(raw, cpus);
+    const LatencyHistogram h = sum_cpus(raw, cpus, dev);
     EXPECT_EQ(h.count[0][10], 6u);
     EXPECT_EQ(h.count[1][20], 30u);
     EXPECT_EQ(h.sum_ns[1], 300u);
@@ -107,6 +112,18 @@ TEST(LatencyHistogramTest, SumsCpusAndDiffs) {
     EXPECT_EQ(d.sum_ns[0], 40u);
     // A histogram that went backwards (the map was recreated) counts from zero.
     EXPECT_EQ(h.since(later).count[0][10], 6u);
+}
+
+// ufqctl finds a device's histogram at the id the kernel shows in iosched/id.
+TEST(LatencyHistogramTest, ReadsTheDeviceIdFromSysfs) {
+    FakeSysfs fake;
+    fake.add_disk("nullb3", 252, 3, "none mq-deadline [ufq]");
+    const BlockDevice dev = resolve_device("nullb3", fake.root());
+    const auto attr = fake.root().sys / "block" / "nullb3" / "queue" / "iosched" / "id";
+    write_file(attr, "17\n");
+    EXPECT_EQ(ufq_id(dev, fake.root()), 17u);
+    write_file(attr, "seventeen\n");
+    EXPECT_THROW((void)ufq_id(dev, fake.root()), Error);
 }
 
 } // namespace

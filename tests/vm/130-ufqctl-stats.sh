@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # ufqctl stats: counters from sysfs and latency percentiles from the SDK's
 # histogram, as JSON lines and as a table; the counts add up to the I/O fio
-# did; Ctrl-C (SIGINT) ends the stream cleanly with status 0.
+# did; Ctrl-C (SIGINT) ends the stream cleanly with status 0. A device that
+# takes over the ufq id (the histogram's index) of one that left starts
+# from an empty histogram.
 . "$(dirname "$0")/lib.sh"
 
 make_nullb ufqm0 size=256 completion_nsec=200000 irqmode=2
@@ -67,3 +69,22 @@ wait $pid || rc=$?
 assert_eq "exit status after SIGINT" 0 "$rc"
 jq -c . "$UFQ_OUT/130-stream.txt" >/dev/null || fail "stream output is not JSON lines"
 assert_ge "samples before SIGINT" 2 "$(wc -l <"$UFQ_OUT/130-stream.txt")"
+
+# ufqm0 leaves ufq; a new device gets its id (the lowest free one) and the
+# fifo policy: its histogram holds its own completions only, none of ufqm0's.
+id0=$(cat /sys/block/ufqm0/queue/iosched/id)
+id1=$(cat /sys/block/ufqm1/queue/iosched/id)
+[ "$id0" != "$id1" ] || fail "ufqm0 and ufqm1 share the id $id0"
+make_nullb ufqm2 size=256
+set_sched ufqm0 none
+set_sched ufqm2 ufq
+assert_eq "id of the device that came next" "$id0" "$(cat /sys/block/ufqm2/queue/iosched/id)"
+echo fifo >/sys/block/ufqm2/queue/iosched/policy
+assert_policy ufqm2 fifo
+dd if=/dev/ufqm2 of=/dev/null bs=4k count=100 iflag=direct status=none
+udevadm settle 2>/dev/null || true
+line=$(ufqctl stats --dev ufqm2 --count 1 --json)
+info "$line"
+assert_ge "ufqm2 reads" 100 "$(jq '.latency.read.count' <<<"$line")"
+assert_eq "ufqm2 completions in its histogram" "$(jq '.stats.completed' <<<"$line")" \
+	"$(jq '.latency.read.count + .latency.write.count' <<<"$line")"

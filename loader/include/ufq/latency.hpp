@@ -37,8 +37,13 @@ struct LatencySummary {
 // The value below which a fraction `q` (0..1] of the samples lie, in ns; 0 when empty.
 [[nodiscard]] double percentile_ns(std::span<const std::uint64_t> buckets, double q);
 
-// Adds up the per-CPU values of the map as bpf_map_lookup_elem returns them.
-[[nodiscard]] LatencyHistogram sum_cpus(std::span<const std::uint8_t> percpu_values, int cpus);
+// Adds up the per-CPU values of the map as bpf_map_lookup_elem returns them, those that count
+// for device `dev` (struct ufq_latency.dev, the kernel's device number).
+[[nodiscard]] LatencyHistogram sum_cpus(std::span<const std::uint8_t> percpu_values, int cpus,
+                                        std::uint32_t dev);
+
+// The device's ufq id (/sys/block/<dev>/queue/iosched/id), its index in the SDK's latency map.
+[[nodiscard]] std::uint32_t ufq_id(const BlockDevice& dev, const SysfsRoot& sys = {});
 
 // The histogram of `dev` kept by `policy` (its pinned map ufq_latency; empty before the first
 // completion on the device), or nullopt if the policy does not keep one.
