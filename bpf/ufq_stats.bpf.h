@@ -62,8 +62,6 @@ static __noinline void ufq_sdk_latency_reset(struct ufq_latency *lat, u32 dev)
 {
 	u32 i;
 
-	if (!lat)
-		return;
 	for (i = 0; i < UFQ_NR_DIRS * UFQ_LAT_BUCKETS; i++)
 		/* volatile: a memset() of this size cannot be compiled to BPF. */
 		((volatile u64 *)lat->count)[i] = 0;

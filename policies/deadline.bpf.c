@@ -50,8 +50,8 @@ s32 UFQ_OP(deadline_init_dev, struct ufq_sched *sched)
 	 */
 	if (t && !t->fifo_batch)
 		dl_tunables_default(t);
-	/* Fails (-E2BIG) for an id beyond the map. */
 	dl_state_init(&st);
+	/* Fails (-E2BIG) for an id beyond the map. */
 	return bpf_map_update_elem(&dl_devices, &id, &st, BPF_ANY);
 }
 
