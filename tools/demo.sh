@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# make demo: boot the ufq kernel, put ufq on a null_blk device, run fio
-# through it and show what happened.
+# make demo: boot the ufq kernel, put ufq and a BPF policy on the VM's NVMe
+# device (nvme0n1) with the commands a user types, run fio through it
+# and show what happened.
 set -euo pipefail
 repo=$(cd "$(dirname "$0")/.." && pwd)
 out=$repo/build/vm-out/demo

@@ -12,11 +12,12 @@ set -uo pipefail
 repo=$(cd "$(dirname "$0")/.." && pwd)
 hostbuild=$repo/build/host
 passed=0 failed=0 skipped=0
-# The VM tests that exercise the queues, insert, dispatch, live swap,
-# fallback, flushes, requeues and passthrough under load: the ones worth
-# repeating on a debugging kernel.
+# The VM tests that exercise the queues, insert, dispatch, merges, live
+# swap, fallback, flushes, requeues, passthrough and the completion path
+# under load: the ones worth repeating on a debugging kernel.
 debug_tests=(035-queue-order.sh 040-deadline-policy.sh 045-deadline-order.sh
-	050-fallback.sh 060-live-swap.sh 080-flush-fua-requeue.sh 085-passthrough.sh)
+	050-fallback.sh 060-live-swap.sh 075-plugged-batches.sh 080-flush-fua-requeue.sh
+	085-passthrough.sh 152-trace-request-facts.sh)
 
 run_host_tests() {
 	local ctest_log summary total nfail nskip
@@ -69,6 +70,7 @@ run_vm_suite() {
 	failed=$((failed + ${f:-0} + missing))
 	skipped=$((skipped + ${s:-0}))
 	[ -s "$out/dmesg.txt" ] && echo "guest kernel log: $out/dmesg.txt"
+	echo "VM tests ($label kernel) ran under $(cat "$out/accel.txt" 2>/dev/null || echo "an unknown accelerator")"
 }
 
 if [ "${1:-}" = --kasan ]; then

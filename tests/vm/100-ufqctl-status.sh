@@ -50,6 +50,11 @@ json=$(ufqctl status --json --dev ufqa1)
 assert_eq "ufqa1 state" fallback "$(jq -r '.devices[0].state' <<<"$json")"
 jq -r '.devices[0].last_error' <<<"$json" | grep -q '^abort: policy bad_abort' ||
 	fail "last_error: $(jq -r '.devices[0].last_error' <<<"$json")"
+# Choosing no policy after the failure: state none, the reason still kept.
+err=$(iosched ufqa1 last_error)
+echo none >/sys/block/ufqa1/queue/iosched/policy
+assert_eq "state after choosing none in fallback" none "$(iosched ufqa1 state)"
+assert_eq "last_error kept" "$err" "$(iosched ufqa1 last_error)"
 ufqctl unload bad_abort
 assert_eq "ufqa1 restored" "[none]" "$(grep -o '\[none\]' /sys/block/ufqa1/queue/scheduler)"
 

@@ -60,7 +60,8 @@ def subtitle(meta):
     if not meta:
         return ""
     return (f"{meta.get('date', '')}, {meta.get('mode', '')} mode, {meta.get('reps', '?')} rep(s); "
-            f"QEMU VM, {meta.get('cpus', '?')} vCPUs; medians, whiskers min–max")
+            f"QEMU VM ({meta.get('accel', '?').upper()}), {meta.get('cpus', '?')} vCPUs; "
+            f"medians, whiskers min–max")
 
 
 def kfmt(x, _pos):

@@ -147,7 +147,8 @@ def main():
     w("# ufq benchmark results\n")
     if meta:
         w(f"Run {meta.get('date', '?')}, {meta.get('mode', '?')} mode, "
-          f"{meta.get('reps', '?')} repetition(s); the scheduler order rotates between "
+          f"{meta.get('reps', '?')} repetition(s) in a QEMU VM under "
+          f"{meta.get('accel', '?').upper()}; the scheduler order rotates between "
           f"repetitions. Kernel {meta.get('kernel', '?')}, {meta.get('cpus', '?')} vCPUs "
           f"({meta.get('cpu_model', '?')}), {meta.get('mem_mib', '?')} MiB; {meta.get('fio', 'fio')}.\n")
         w(f"- overhead device: {meta.get('fast_dev', '?')} (other parameters default: "
