@@ -85,7 +85,9 @@ else
 		# checks: run-suite fails a test on any warning, BUG or lockdep
 		# report.
 		if [ "${UFQ_SKIP_LOCKDEP:-0}" != 1 ]; then
-			run_vm_suite lockdep "$repo/build/kernel-debug" "${debug_tests[@]}"
+			# Lock debugging slows the guest down: a longer limit per test.
+			UFQ_TEST_TIMEOUT=${UFQ_TEST_TIMEOUT:-600} \
+				run_vm_suite lockdep "$repo/build/kernel-debug" "${debug_tests[@]}"
 		fi
 	fi
 fi

@@ -64,7 +64,7 @@ plugged_batches() { # DEV POLICY(none: no policy)
 	for ((off = 0; off < 256; off += 64)); do ops+=("w:${off}k:64k"); done
 	batch "$dev"
 	RANDOM=75
-	for round in $(seq 20); do
+	for round in $(seq 8); do
 		random_ops 12 256
 		batch "$dev" -s "$round" -V
 		random_ops 12 256
@@ -125,15 +125,15 @@ for policy in "${policies[@]}"; do
 	json=$UFQ_OUT/075-fio-$policy.json
 	run_fio "$json" --filename=/dev/ufqpb1 --direct=1 --ioengine=libaio --bs=4k \
 		--verify=crc32c --do_verify=1 --verify_fatal=1 --verify_state_save=0 \
-		--name=seq --rw=write --iodepth=16 --iodepth_batch_submit=8 --size=4M \
+		--name=seq --rw=write --iodepth=16 --iodepth_batch_submit=8 --size=2M \
 		--name=stripe --rw=write:12k --iodepth=4 --numjobs=4 --offset=16M \
-		--offset_increment=4k --size=4M
+		--offset_increment=4k --size=4M --number_ios=128
 	# fio warns that the striping jobs share blocks (they do not: each
 	# writes every fourth one), before its JSON.
 	sed -i '/^{/,$!d' "$json"
 	assert_eq "fio errors ($policy)" 0 "$(fio_sum "$json" '.error')"
-	assert_eq "4k writes ($policy)" $((1024 + 4 * 256)) "$(fio_sum "$json" '.write.total_ios')"
-	assert_eq "4k verify reads ($policy)" $((1024 + 4 * 256)) "$(fio_sum "$json" '.read.total_ios')"
+	assert_eq "4k writes ($policy)" $((512 + 4 * 128)) "$(fio_sum "$json" '.write.total_ios')"
+	assert_eq "4k verify reads ($policy)" $((512 + 4 * 128)) "$(fio_sum "$json" '.read.total_ios')"
 	info "$policy: bio_merged $(ufq_stat ufqpb1 bio_merged) rq_merged $(ufq_stat ufqpb1 rq_merged)"
 	assert_ge "bios merged into waiting requests ($policy)" 1 "$(ufq_stat ufqpb1 bio_merged)"
 	assert_ge "requests merged at insert ($policy)" 1 "$(ufq_stat ufqpb1 rq_merged)"

@@ -49,16 +49,21 @@ ufq_stat() {
 	awk -v f="$2" '$1 == f { print $2 }' "/sys/block/$1/queue/iosched/stats"
 }
 
-# check_ufq_accounting DEV: the device is idle, so every request that
+# check_ufq_accounting DEV: once the device is idle, every request that
 # entered ufq must have left it, and every dispatched one completed (a
-# requeued request is dispatched twice and completes once).
+# requeued request is dispatched twice and completes once). udev may still
+# be reading the device after a writer closed it: wait (at most 5 s) for
+# the counters, read in one snapshot, to come to rest.
 check_ufq_accounting() {
-	local ins req dis rqm cmp
-	ins=$(ufq_stat "$1" inserted)
-	req=$(ufq_stat "$1" requeued)
-	dis=$(ufq_stat "$1" dispatched)
-	rqm=$(ufq_stat "$1" rq_merged)
-	cmp=$(ufq_stat "$1" completed)
+	local i ins req dis rqm cmp
+	udevadm settle 2>/dev/null || true
+	for ((i = 0; i < 50; i++)); do
+		read -r ins req dis rqm cmp < <(awk '{ v[$1] = $2 } END {
+			print v["inserted"], v["requeued"], v["dispatched"], v["rq_merged"], v["completed"] }' \
+			"/sys/block/$1/queue/iosched/stats")
+		[ "$((ins + req))" = "$((dis + rqm))" ] && [ "$((dis - req))" = "$cmp" ] && break
+		sleep 0.1
+	done
 	info "$1 ufq stats: inserted=$ins requeued=$req dispatched=$dis rq_merged=$rqm completed=$cmp"
 	assert_eq "$1: inserted + requeued (requests in)" "$((ins + req))" "$((dis + rqm))"
 	assert_eq "$1: completed vs dispatched - requeued" "$((dis - req))" "$cmp"
