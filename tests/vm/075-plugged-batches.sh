@@ -7,7 +7,7 @@
 # makes requests wait: every I/O completes within 5 s, reads return what was
 # written, and the stats add up. Then discards merged at insert on the NVMe
 # device (several ranges per discard), and fio verify with several jobs on
-# one region producing plug, bio and insert merges.
+# one region producing plug merges and merges into waiting requests.
 #
 # Regression test for a request merged at insert that stranded the request
 # it merged into (has_work false while it waited; the device hung).
@@ -135,8 +135,11 @@ for policy in "${policies[@]}"; do
 	assert_eq "4k writes ($policy)" $((512 + 4 * 128)) "$(fio_sum "$json" '.write.total_ios')"
 	assert_eq "4k verify reads ($policy)" $((512 + 4 * 128)) "$(fio_sum "$json" '.read.total_ios')"
 	info "$policy: bio_merged $(ufq_stat ufqpb1 bio_merged) rq_merged $(ufq_stat ufqpb1 rq_merged)"
-	assert_ge "bios merged into waiting requests ($policy)" 1 "$(ufq_stat ufqpb1 bio_merged)"
-	assert_ge "requests merged at insert ($policy)" 1 "$(ufq_stat ufqpb1 rq_merged)"
+	# Which merge takes a neighbour depends on timing (a bio that finds its
+	# neighbour waiting merges as a bio, else its request may merge at
+	# insert); the batches above check insert merges deterministically.
+	assert_ge "merges into waiting requests ($policy)" 1 \
+		"$(($(ufq_stat ufqpb1 bio_merged) + $(ufq_stat ufqpb1 rq_merged)))"
 	check_ufq_accounting ufqpb1
 	[ "$policy" = none ] || ufqctl unload "$policy" >/dev/null
 done
