@@ -189,3 +189,35 @@ expect_fail() {
 $(diff <(echo "$before") <(echo "$after"))"
 	info "refused as expected: $first"
 }
+
+# Background load in rounds: start_rounds NAME CMD... runs CMD again and
+# again (each round should take seconds) until stop_rounds, which lets the
+# running round finish within 240 s (else kills its fio) and sets rounds_rc
+# to the first failing round's exit status, 0 if none failed. Call
+# stop_rounds from the EXIT trap too: it does nothing when no load runs.
+rounds_pid= rounds_rc= rounds_stop=
+start_rounds() { # NAME CMD...
+	rounds_stop=$UFQ_OUT/$1.stop
+	shift
+	rm -f "$rounds_stop"
+	(
+		n=0
+		while [ ! -e "$rounds_stop" ]; do
+			"$@" || exit
+			n=$((n + 1))
+		done
+		info "load rounds: $n"
+	) &
+	rounds_pid=$!
+}
+stop_rounds() {
+	[ -n "$rounds_pid" ] || return 0
+	touch "$rounds_stop"
+	if ! timeout 240 tail --pid="$rounds_pid" -f /dev/null; then
+		echo "the load did not finish its round within 240 s, killing it" >&2
+		pkill -P "$rounds_pid" fio || true
+	fi
+	rounds_rc=0
+	wait "$rounds_pid" || rounds_rc=$?
+	rounds_pid=
+}

@@ -65,38 +65,19 @@ st() { # POLICY FIELD
 }
 cue() { timeout 60 "$UFQCTL" set "$@" >/dev/null || fail "ufqctl set $* failed"; }
 
-# Verified rounds in the background until $stop exists.
-stop=$UFQ_OUT/057.stop
-rm -f "$stop"
-(
-	rounds=0
-	while [ ! -e "$stop" ]; do
-		fio_verify_job "$dev" "$UFQ_OUT/057-fio.json" 32 --cpus_allowed=0
-		rounds=$((rounds + 1))
-	done
-	info "fio verify rounds: $rounds"
-) &
-fio_pid=$!
+# Verified rounds in the background.
+start_rounds 057 fio_verify_job "$dev" "$UFQ_OUT/057-fio.json" 32 --cpus_allowed=0
 fio --name=cpu1 --filename="/dev/$dev" --direct=1 --ioengine=psync \
 	--rw=randread --bs=4k --size=256M --time_based --runtime=600 \
 	--cpus_allowed=1 --output=/dev/null &
 reader_pid=$!
-fio_rc=
 stop_load() {
 	if [ -n "$reader_pid" ]; then
 		kill "$reader_pid" 2>/dev/null || true
 		wait "$reader_pid" 2>/dev/null || true
 		reader_pid=
 	fi
-	[ -n "$fio_pid" ] || return 0
-	touch "$stop"
-	if ! timeout 240 tail --pid="$fio_pid" -f /dev/null; then
-		echo "fio did not finish within 240 s, killing it" >&2
-		pkill -P "$fio_pid" fio || true
-	fi
-	fio_rc=0
-	wait "$fio_pid" || fio_rc=$?
-	fio_pid=
+	stop_rounds
 }
 # Cues off first: unloading runs exit_dev().
 trap 'stop_load
@@ -212,5 +193,5 @@ sleep 0.5
 undisturbed abort_on_cue
 
 stop_load
-assert_eq "fio verify rounds (exit status)" 0 "$fio_rc"
+assert_eq "fio verify rounds (exit status)" 0 "$rounds_rc"
 check_ufq_accounting "$dev"

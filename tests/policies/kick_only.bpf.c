@@ -16,24 +16,29 @@
  *
  * The policy also measures the kicks. "Events" are what makes blk-mq run
  * the queue besides a kick: an insert, a completion (blk-mq restarts the
- * queue when a request is freed), a merge, a requeue. A dispatch() call
- * that holds I/O back and asks for a kick is a hold. A hold that came with
- * no event since the previous hold was started by that hold's kick (or by
- * a blk-mq rerun, which comes milliseconds later), and so is the dispatch()
- * call after it if no event came between them either: the kernel had no
- * kick pending when the first of the two asked for one (the one that
- * started it had fired), so the second came from that request. The time
- * between the two is a sample of the kick delay, at least the kernel's
- * minimum of 100 us; early counts samples below it.
+ * queue when a request is freed), a merge, a requeue. An event's own queue
+ * run may come a little after the event and after a kick's run that saw
+ * it, so only a stretch well clear of events tells kick runs apart: a
+ * dispatch() call at least KO_SETTLE_NS after the last event, and the
+ * next one with no event in between. With nothing in flight and no
+ * insert (fio waits for the held requests), only kicks and the blk-mq
+ * rerun after an empty run (BLK_MQ_BUDGET_DELAY, 3 ms rounded to jiffies,
+ * so it may come at the next tick, microseconds later) start queue runs.
+ * The time between the two calls is a sample: kicks asked for with delay
+ * 0 make it the kernel's minimum of 100 us or more, a kick storm makes it
+ * microseconds. early counts samples below 100 us (blk-mq reruns; all of
+ * them in a storm), sum_gap_ns adds them all up for the mean.
  */
 #include "ufq.bpf.h"
 
 UFQ_LICENSE;
 
 #define KO_MIN_KICK_NS (100 * 1000ULL)
+/* How long after an event a queue run can still be that event's. */
+#define KO_SETTLE_NS (5 * 1000 * 1000ULL)
 
 struct kick_tunables {
-	u32 interval_us UFQ_TUNABLE(500, 1, 100000);
+	u32 interval_us UFQ_TUNABLE(20000, 1, 100000);
 	u32 kick_delay_ns UFQ_TUNABLE(0, 0, 100000000);
 };
 
@@ -47,6 +52,7 @@ struct kick_stats {
 	u64 completions;
 	u64 samples;		/* kick delays measured */
 	u64 early;		/* of which shorter than 100 us */
+	u64 sum_gap_ns;		/* of all samples */
 	u64 min_gap_ns;		/* the shortest, 0 if none */
 	u64 max_gap_ns;
 	u64 first_release_ns;
@@ -63,9 +69,10 @@ struct {
 /* Under the device lock (insert, dispatch, merged) except events. */
 static u64 ko_last_release_ns;
 static u64 ko_events;		/* atomic: completions come without the lock */
+static u64 ko_last_event_ns;	/* when the last event came */
 static u64 ko_hold_ns;		/* the last hold, 0 after a release */
 static u64 ko_hold_events;	/* ko_events at the last hold */
-static bool ko_hold_quiet;	/* no event between the two last holds */
+static bool ko_hold_settled;	/* the last hold came KO_SETTLE_NS after an event */
 static u64 ko_seq;
 
 static struct kick_stats *ko_stats(void)
@@ -84,7 +91,9 @@ static struct kick_tunables *ko_tun(void)
 
 static void ko_event(void)
 {
+	/* Count first: a dispatch() that sees the count sees the time too. */
 	__sync_fetch_and_add(&ko_events, 1);
+	ko_last_event_ns = bpf_ktime_get_ns();
 }
 
 s32 UFQ_OP(ko_insert, struct ufq_sched *sched, struct request *rq, u64 flags)
@@ -101,8 +110,7 @@ void UFQ_OP(ko_dispatch, struct ufq_sched *sched)
 {
 	struct kick_stats *st = ko_stats();
 	struct kick_tunables *t = ko_tun();
-	u64 now = bpf_ktime_get_ns(), interval, events, gap;
-	bool quiet;
+	u64 now = bpf_ktime_get_ns(), interval, events, last_event, gap;
 
 	if (!st || !t) {
 		/* Cannot happen for array maps; never strand requests. */
@@ -110,14 +118,14 @@ void UFQ_OP(ko_dispatch, struct ufq_sched *sched)
 		return;
 	}
 	__sync_fetch_and_add(&st->dispatch_calls, 1);
-	interval = (u64)(t->interval_us ?: 500) * 1000;
+	interval = (u64)(t->interval_us ?: 20000) * 1000;
 	events = __sync_fetch_and_add(&ko_events, 0);
 
-	/* Started by the kick the previous hold asked for? */
-	quiet = ko_hold_ns && events == ko_hold_events;
-	if (quiet && ko_hold_quiet) {
+	/* A quiet stretch: the previous hold came well after the last event, none since. */
+	if (ko_hold_ns && ko_hold_settled && events == ko_hold_events) {
 		gap = now - ko_hold_ns;
 		st->samples++;
+		st->sum_gap_ns += gap;
 		if (gap < KO_MIN_KICK_NS)
 			st->early++;
 		if (!st->min_gap_ns || gap < st->min_gap_ns)
@@ -139,9 +147,14 @@ void UFQ_OP(ko_dispatch, struct ufq_sched *sched)
 	}
 	st->holds++;
 	ufq_kick_after(sched, t->kick_delay_ns);
-	ko_hold_quiet = quiet;
 	ko_hold_ns = now;
 	ko_hold_events = events;
+	/*
+	 * ko_last_event_ns is read after the count: an event in between has
+	 * a later time (not settled) and changes the count (no sample).
+	 */
+	last_event = ko_last_event_ns;
+	ko_hold_settled = last_event < now && now - last_event >= KO_SETTLE_NS;
 }
 
 void UFQ_OP(ko_completed, struct ufq_sched *sched, struct request *rq,

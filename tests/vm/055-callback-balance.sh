@@ -80,33 +80,9 @@ fio_round() {
 	done
 }
 
-# Verified rounds in the background until $stop exists.
-stop=$UFQ_OUT/055.stop
-rm -f "$stop"
-(
-	rounds=0
-	while [ ! -e "$stop" ]; do
-		fio_round
-		rounds=$((rounds + 1))
-	done
-	info "fio verify rounds: $rounds"
-) &
-fio_pid=$!
-fio_rc=
-# Let the running round finish, within a bound; on failure too, before the
-# policies and the device go.
-stop_load() {
-	[ -n "$fio_pid" ] || return 0
-	touch "$stop"
-	if ! timeout 240 tail --pid="$fio_pid" -f /dev/null; then
-		echo "fio did not finish within 240 s, killing it" >&2
-		pkill -P "$fio_pid" fio || true
-	fi
-	fio_rc=0
-	wait "$fio_pid" || fio_rc=$?
-	fio_pid=
-}
-trap 'stop_load; cleanup_policies; cleanup_nullb' EXIT
+# Verified rounds in the background.
+start_rounds 055 fio_round
+trap 'stop_rounds; cleanup_policies; cleanup_nullb' EXIT
 
 policy_attr=/sys/block/$dev/queue/iosched/policy
 do_swap() {
@@ -130,8 +106,8 @@ for _ in $(seq 4); do
 done
 for _ in $(seq 3); do do_swap; done
 sleep 1
-stop_load
-assert_eq "fio verify rounds (exit status)" 0 "$fio_rc"
+stop_rounds
+assert_eq "fio verify rounds (exit status)" 0 "$rounds_rc"
 
 assert_policy "$dev" balance
 assert_eq "policy errors" 0 "$(ufq_stat "$dev" policy_errors)"
