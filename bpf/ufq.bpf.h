@@ -47,6 +47,26 @@ extern u64 ufq_queue_oldest_wait_ns(struct ufq_sched *sched, u32 queue) __ksym;
 extern void ufq_kick_after(struct ufq_sched *sched, u64 delay_ns) __ksym;
 /* Give the device up: it falls back to FIFO with @reason in last_error. */
 extern void ufq_abort(struct ufq_sched *sched, const char *reason) __ksym;
+/*
+ * Limit the scheduler tags per hardware queue that requests of @class
+ * (UFQ_DEPTH_SYNC_READ, UFQ_DEPTH_SYNC_WRITE, UFQ_DEPTH_ASYNC) hold at once;
+ * 0 removes the limit. From any callback; from init_dev() it takes effect
+ * when the policy gets the device. Removed when the device leaves the policy.
+ */
+extern s32 ufq_set_depth_limit(struct ufq_sched *sched, u32 class, u32 depth) __ksym;
+
+/*
+ * A u64 of the policy's kept with a request until it is freed (0 at first,
+ * kept across dispatch, requeue and in-place updates); from any callback.
+ */
+extern s32 ufq_rq_set_cookie(struct request *rq, u64 cookie) __ksym;
+extern u64 ufq_rq_cookie(const struct request *rq) __ksym;
+
+/* Requests the driver took from the scheduler and has not completed. */
+static __always_inline u32 ufq_nr_in_flight(const struct ufq_sched *sched)
+{
+	return *(volatile const int *)&sched->nr_in_flight.counter;
+}
 
 /* Read-only request accessors. */
 extern u64 ufq_rq_sector(const struct request *rq) __ksym;

@@ -13,12 +13,13 @@ repo=$(cd "$(dirname "$0")/.." && pwd)
 hostbuild=$repo/build/host
 passed=0 failed=0 skipped=0
 # The VM tests that exercise the queues, insert, dispatch, merges, live
-# swap, fallback, flushes, requeues, passthrough and the completion path
-# under load: the ones worth repeating on a debugging kernel.
+# swap, fallback, kicks, depth limits and the tick, flushes, requeues,
+# passthrough and the completion path under load: the ones worth repeating
+# on a debugging kernel.
 debug_tests=(035-queue-order.sh 040-deadline-policy.sh 045-deadline-order.sh
 	050-fallback.sh 055-callback-balance.sh 057-failure-isolation.sh 058-kick-after.sh
-	060-live-swap.sh 075-plugged-batches.sh 080-flush-fua-requeue.sh 085-passthrough.sh
-	152-trace-request-facts.sh)
+	060-live-swap.sh 062-depth-limits.sh 075-plugged-batches.sh 080-flush-fua-requeue.sh
+	085-passthrough.sh 152-trace-request-facts.sh)
 
 run_host_tests() {
 	local ctest_log summary total nfail nskip

@@ -1,0 +1,4 @@
+// SPDX-License-Identifier: GPL-2.0
+/* See bad_kf.h: dispatch() calls a kfunc it may not call. */
+#define BAD_KFUNC_CASE 2
+#include "bad_kf.h"
