@@ -13,8 +13,14 @@
  * the map's BTF; ufqctl reads them back from the pinned map, so
  * `ufqctl set` checks ranges and `ufqctl load` starts from the defaults
  * without knowing anything about the policy. Compiled natively (unit
- * tests) the macros are empty. Arguments must be integer literals
- * (optionally negative): they are stringified, not evaluated.
+ * tests) the macros are empty.
+ *
+ * The arguments are stringified, not evaluated, so each must be an integer
+ * literal, or a macro that expands to one: decimal or 0x hex, optionally
+ * signed, no suffix (16, -5, 0x10; not (16), 16U or 8 + 8), with
+ * min <= default <= max. The BPF build checks this with static assertions
+ * (the macros end the member's declaration and add them after it), so a
+ * malformed tag fails the build instead of making ufqctl refuse the policy.
  */
 #ifndef UFQ_BTF_TAGS_H
 #define UFQ_BTF_TAGS_H
@@ -29,8 +35,58 @@
 #endif
 
 #ifdef __UFQ_TAG
-#define UFQ_RANGE(min, max) __UFQ_TAG("min", min) __UFQ_TAG("max", max)
-#define UFQ_TUNABLE(def, min, max) __UFQ_TAG("default", def) UFQ_RANGE(min, max)
+/*
+ * Checks that an argument is written as ufqctl reads it (parse_int_text()
+ * in loader/lib/btf_schema.cpp). (__builtin_choose_expr keeps clang from
+ * printing the whole expansion when an assertion fails.) The preprocessor cannot look into a token
+ * and C cannot index a string in a constant expression, but the length of
+ * the stringified argument is a constant: it must be the length of the
+ * value's own decimal or 0x hex spelling, optionally after a '-'. That
+ * refuses parentheses, suffixes, expressions and leading zeros (an octal
+ * 010 would read as ten): (2000), 5000U, 1 + 1, 010.
+ */
+#define __UFQ_MAG(v) ((v) < 0 ? -(unsigned __int128)(v) : (unsigned __int128)(v))
+#define __UFQ_NDEC(m)							\
+	((m) < 10ULL ? 1 : (m) < 100ULL ? 2 : (m) < 1000ULL ? 3 : (m) < 10000ULL ? 4 :	\
+	 (m) < 100000ULL ? 5 : (m) < 1000000ULL ? 6 : (m) < 10000000ULL ? 7 :	\
+	 (m) < 100000000ULL ? 8 : (m) < 1000000000ULL ? 9 : (m) < 10000000000ULL ? 10 :	\
+	 (m) < 100000000000ULL ? 11 : (m) < 1000000000000ULL ? 12 :	\
+	 (m) < 10000000000000ULL ? 13 : (m) < 100000000000000ULL ? 14 :	\
+	 (m) < 1000000000000000ULL ? 15 : (m) < 10000000000000000ULL ? 16 :	\
+	 (m) < 100000000000000000ULL ? 17 : (m) < 1000000000000000000ULL ? 18 :	\
+	 (m) < 10000000000000000000ULL ? 19 : 20)
+#define __UFQ_NHEX(m)							\
+	((m) < 0x10ULL ? 1 : (m) < 0x100ULL ? 2 : (m) < 0x1000ULL ? 3 : (m) < 0x10000ULL ? 4 :	\
+	 (m) < 0x100000ULL ? 5 : (m) < 0x1000000ULL ? 6 : (m) < 0x10000000ULL ? 7 :	\
+	 (m) < 0x100000000ULL ? 8 : (m) < 0x1000000000ULL ? 9 : (m) < 0x10000000000ULL ? 10 :	\
+	 (m) < 0x100000000000ULL ? 11 : (m) < 0x1000000000000ULL ? 12 :	\
+	 (m) < 0x10000000000000ULL ? 13 : (m) < 0x100000000000000ULL ? 14 :	\
+	 (m) < 0x1000000000000000ULL ? 15 : 16)
+#define __UFQ_LITERAL_OK(x)						\
+	(sizeof(UFQ_STR(x)) - 1 == ((__int128)(x) < 0) + __UFQ_NDEC(__UFQ_MAG((__int128)(x))) || \
+	 sizeof(UFQ_STR(x)) - 1 == ((__int128)(x) < 0) + 2 + __UFQ_NHEX(__UFQ_MAG((__int128)(x))))
+#define __UFQ_CHECK_LITERAL(macro, x)					\
+	_Static_assert(__builtin_choose_expr(__UFQ_LITERAL_OK(x), 1, 0),	\
+		       macro ": '" UFQ_STR(x) "' is not an integer literal as ufqctl "	\
+		       "reads it (decimal or 0x hex, optional '-', no suffix, "	\
+		       "parentheses, expression or leading zero)")
+#define __UFQ_CHECK_RANGE(macro, min, max)				\
+	__UFQ_CHECK_LITERAL(macro, min);					\
+	__UFQ_CHECK_LITERAL(macro, max);					\
+	_Static_assert(__builtin_choose_expr((__int128)(min) <= (__int128)(max), 1, 0), \
+		       macro ": min " UFQ_STR(min) " is above max " UFQ_STR(max))
+
+/* Each ends the member's declaration and adds static assertions after it. */
+#define UFQ_RANGE(min, max)						\
+	__UFQ_TAG("min", min) __UFQ_TAG("max", max);			\
+	__UFQ_CHECK_RANGE("UFQ_RANGE", min, max)
+#define UFQ_TUNABLE(def, min, max)					\
+	__UFQ_TAG("default", def) __UFQ_TAG("min", min) __UFQ_TAG("max", max);	\
+	__UFQ_CHECK_LITERAL("UFQ_TUNABLE", def);				\
+	__UFQ_CHECK_RANGE("UFQ_TUNABLE", min, max);			\
+	_Static_assert(__builtin_choose_expr((__int128)(min) <= (__int128)(def) &&	\
+					     (__int128)(def) <= (__int128)(max), 1, 0),		\
+		       "UFQ_TUNABLE: default " UFQ_STR(def) " is outside " UFQ_STR(min) ".." UFQ_STR(max))
 #else
 #define UFQ_RANGE(min, max)
 #define UFQ_TUNABLE(def, min, max)
