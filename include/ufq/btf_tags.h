@@ -17,7 +17,7 @@
  *
  * The arguments are stringified, not evaluated, so each must be an integer
  * literal, or a macro that expands to one: decimal or 0x hex, optionally
- * signed, no suffix (16, -5, 0x10; not (16), 16U or 8 + 8), with
+ * negative, no suffix (16, -5, 0x10; not (16), 16U, +16 or 8 + 8), with
  * min <= default <= max. The BPF build checks this with static assertions
  * (the macros end the member's declaration and add them after it), so a
  * malformed tag fails the build instead of making ufqctl refuse the policy.
@@ -42,8 +42,10 @@
  * and C cannot index a string in a constant expression, but the length of
  * the stringified argument is a constant: it must be the length of the
  * value's own decimal or 0x hex spelling, optionally after a '-'. That
- * refuses parentheses, suffixes, expressions and leading zeros (an octal
- * 010 would read as ten): (2000), 5000U, 1 + 1, 010.
+ * refuses parentheses, suffixes and expressions: (2000), 5000U, 1 + 1.
+ * Leading zeros (octal in C, decimal for ufqctl) are refused unless the
+ * octal spelling is as long as a hex one (010 to 017, 0100 to 0377): do
+ * not write them.
  */
 #define __UFQ_MAG(v) ((v) < 0 ? -(unsigned __int128)(v) : (unsigned __int128)(v))
 #define __UFQ_NDEC(m)							\
