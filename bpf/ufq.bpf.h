@@ -83,7 +83,9 @@ extern void ufq_abort(struct ufq_sched *sched, const char *reason) __ksym;
  * Read-only request accessors, for the request passed to a callback.
  * ufq_rq_flags(): UFQ_RQ_* bits (include/ufq/rq_flags.h). ufq_rq_ioprio():
  * take it apart with ufq_ioprio_class() and ufq_ioprio_level()
- * (include/ufq/ioprio.h).
+ * (include/ufq/ioprio.h). It is read from the request's first bio, so in
+ * completed() and finish(), when the bios are done, it is 0: note the
+ * priority at insert if completions need it (examples/ioprio does).
  */
 extern u64 ufq_rq_sector(const struct request *rq) __ksym;
 extern u32 ufq_rq_bytes(const struct request *rq) __ksym;
