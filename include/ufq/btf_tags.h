@@ -37,36 +37,31 @@
 #ifdef __UFQ_TAG
 /*
  * Checks that an argument is written as ufqctl reads it (parse_int_text()
- * in loader/lib/btf_schema.cpp). (__builtin_choose_expr keeps clang from
- * printing the whole expansion when an assertion fails.) The preprocessor cannot look into a token
+ * in loader/lib/btf_schema.cpp). The preprocessor cannot look into a token
  * and C cannot index a string in a constant expression, but the length of
  * the stringified argument is a constant: it must be the length of the
  * value's own decimal or 0x hex spelling, optionally after a '-'. That
  * refuses parentheses, suffixes and expressions: (2000), 5000U, 1 + 1.
  * Leading zeros (octal in C, decimal for ufqctl) are refused unless the
  * octal spelling is as long as a hex one (010 to 017, 0100 to 0377): do
- * not write them.
+ * not write them. (__builtin_choose_expr keeps clang from printing the
+ * whole expansion when an assertion fails.)
  */
 #define __UFQ_MAG(v) ((v) < 0 ? -(unsigned __int128)(v) : (unsigned __int128)(v))
-#define __UFQ_NDEC(m)							\
-	((m) < 10ULL ? 1 : (m) < 100ULL ? 2 : (m) < 1000ULL ? 3 : (m) < 10000ULL ? 4 :	\
-	 (m) < 100000ULL ? 5 : (m) < 1000000ULL ? 6 : (m) < 10000000ULL ? 7 :	\
-	 (m) < 100000000ULL ? 8 : (m) < 1000000000ULL ? 9 : (m) < 10000000000ULL ? 10 :	\
-	 (m) < 100000000000ULL ? 11 : (m) < 1000000000000ULL ? 12 :	\
-	 (m) < 10000000000000ULL ? 13 : (m) < 100000000000000ULL ? 14 :	\
-	 (m) < 1000000000000000ULL ? 15 : (m) < 10000000000000000ULL ? 16 :	\
-	 (m) < 100000000000000000ULL ? 17 : (m) < 1000000000000000000ULL ? 18 :	\
-	 (m) < 10000000000000000000ULL ? 19 : 20)
-#define __UFQ_NHEX(m)							\
-	((m) < 0x10ULL ? 1 : (m) < 0x100ULL ? 2 : (m) < 0x1000ULL ? 3 : (m) < 0x10000ULL ? 4 :	\
-	 (m) < 0x100000ULL ? 5 : (m) < 0x1000000ULL ? 6 : (m) < 0x10000000ULL ? 7 :	\
-	 (m) < 0x100000000ULL ? 8 : (m) < 0x1000000000ULL ? 9 : (m) < 0x10000000000ULL ? 10 :	\
-	 (m) < 0x100000000000ULL ? 11 : (m) < 0x1000000000000ULL ? 12 :	\
-	 (m) < 0x10000000000000ULL ? 13 : (m) < 0x100000000000000ULL ? 14 :	\
-	 (m) < 0x1000000000000000ULL ? 15 : 16)
+/* Digits of m in base b, for m below b^20: 1 plus one for each power of b up to m. */
+#define __UFQ_D4(m, b) ((m) / (b) / (b) / (b) / (b))
+#define __UFQ_N4(m, b)							\
+	(!!((m) / (b)) + !!((m) / (b) / (b)) + !!((m) / (b) / (b) / (b)) + !!__UFQ_D4(m, b))
+#define __UFQ_NDIGITS(m, b)						\
+	(1 + __UFQ_N4(m, b) + __UFQ_N4(__UFQ_D4(m, b), b) +		\
+	 __UFQ_N4(__UFQ_D4(__UFQ_D4(m, b), b), b) +			\
+	 __UFQ_N4(__UFQ_D4(__UFQ_D4(__UFQ_D4(m, b), b), b), b) +		\
+	 __UFQ_N4(__UFQ_D4(__UFQ_D4(__UFQ_D4(__UFQ_D4(m, b), b), b), b), b))
 #define __UFQ_LITERAL_OK(x)						\
-	(sizeof(UFQ_STR(x)) - 1 == ((__int128)(x) < 0) + __UFQ_NDEC(__UFQ_MAG((__int128)(x))) || \
-	 sizeof(UFQ_STR(x)) - 1 == ((__int128)(x) < 0) + 2 + __UFQ_NHEX(__UFQ_MAG((__int128)(x))))
+	(sizeof(UFQ_STR(x)) - 1 ==						\
+		 ((__int128)(x) < 0) + __UFQ_NDIGITS(__UFQ_MAG((__int128)(x)), 10) ||	\
+	 sizeof(UFQ_STR(x)) - 1 ==						\
+		 ((__int128)(x) < 0) + 2 + __UFQ_NDIGITS(__UFQ_MAG((__int128)(x)), 16))
 #define __UFQ_CHECK_LITERAL(macro, x)					\
 	_Static_assert(__builtin_choose_expr(__UFQ_LITERAL_OK(x), 1, 0),	\
 		       macro ": '" UFQ_STR(x) "' is not an integer literal as ufqctl "	\
