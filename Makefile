@@ -70,8 +70,8 @@ distclean:
 	rm -rf $(BUILD)
 
 # make install [PREFIX=/usr] [DESTDIR=...]: ufqctl, the shipped policies (policies/*.bpf.c, not
-# the test ones) under $(PREFIX)/lib/ufq/policies, the man page and the systemd template unit
-# ufq@.service (see docs/ufqctl.8, section SYSTEMD).
+# the test ones) under $(PREFIX)/lib/ufq/policies, the man page, the systemd template unit
+# ufq@.service (see docs/ufqctl.8, section SYSTEMD) and the policy SDK (install-sdk).
 PREFIX ?= /usr
 SYSCONFDIR ?= /etc
 BINDIR := $(PREFIX)/sbin
@@ -93,3 +93,10 @@ install: build
 		-e 's|@SYSCONFDIR@|$(SYSCONFDIR)|g' loader/systemd/ufq@.service.in \
 		>$(DESTDIR)$(UNITDIR)/ufq@.service
 	chmod 0644 $(DESTDIR)$(UNITDIR)/ufq@.service
+	@$(MAKE) --no-print-directory install-sdk
+
+# The policy SDK alone (headers, the ufq kernel's vmlinux.h, ufq.pc), from a finished make build;
+# see docs/writing-a-policy.md.
+.PHONY: install-sdk
+install-sdk:
+	@bash tools/sdk/install.sh "$(DESTDIR)" "$(PREFIX)" $(HOSTBUILD)/vmlinux/vmlinux.h

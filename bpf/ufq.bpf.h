@@ -7,8 +7,12 @@
  * (ufq_insert) and pick which queue dispatches next (ufq_dispatch*), or
  * dispatch a request directly from insert (ufq_direct_dispatch). The
  * kernel keeps every request: a policy that misbehaves only loses the
- * device, which falls back to FIFO. See Documentation/block/ufq-iosched.rst
- * in the kernel patches and policies/fifo.bpf.c for the smallest policy.
+ * device, which falls back to FIFO. docs/writing-a-policy.md is the guide;
+ * Documentation/block/ufq-iosched.rst in the kernel patches is the
+ * contract; policies/fifo.bpf.c is the smallest policy.
+ *
+ * Installed by `make install` under $(PREFIX)/include/ufq with a vmlinux.h
+ * of the ufq kernel; `pkg-config --cflags ufq` gives the compiler flags.
  */
 #ifndef UFQ_BPF_H
 #define UFQ_BPF_H
@@ -18,28 +22,55 @@
 #include <bpf/bpf_tracing.h>
 
 #include "ufq/btf_tags.h"	/* UFQ_TUNABLE, UFQ_RANGE */
+#include "ufq/ioprio.h"		/* ufq_ioprio_class(), ufq_ioprio_level() */
 #include "ufq/model.h"		/* UFQ_MODEL_STRUCT, ufq_model_live */
+#include "ufq/rq_flags.h"	/* checks vmlinux.h's UFQ_RQ_* against the SDK's */
 
 /* Kernel constants that BTF does not carry. */
 #define UFQ_NR_QUEUES 32
 #define UFQ_U64_MAX ((u64)-1)
 
-/* Place the request being inserted in @queue at @key (from ops.insert). */
+/*
+ * Place the request being inserted in @queue at @key (from ops.insert).
+ * Returns 0 when placed; -EEXIST if the request was placed already (by an
+ * earlier ufq_insert() or ufq_direct_dispatch(): it stays where it is);
+ * -EPERM outside insert, or -EINVAL for a bad queue, another request or a
+ * policy without dispatch: those are contract violations, and the device
+ * falls back to FIFO as soon as insert returns. What insert itself returns
+ * only matters if it leaves the request unplaced: that is a violation too,
+ * and the value goes into last_error ("insert() failed with <errno>").
+ */
 extern s32 ufq_insert(struct ufq_sched *sched, struct request *rq, u32 queue,
 		      u64 key) __ksym;
 /*
  * Dispatch the request being inserted at once, behind the requests already
  * dispatched (from ops.insert): for a request the policy would dispatch
- * next anyway, it saves the dispatch() call.
+ * next anyway, it saves the dispatch() call. Returns 0 when dispatched,
+ * -EEXIST if already placed, -EPERM or -EINVAL (violations) as ufq_insert().
  */
 extern s32 ufq_direct_dispatch(struct ufq_sched *sched, struct request *rq) __ksym;
+/*
+ * The ufq_dispatch*() kfuncs move one request to the end of the device's
+ * dispatch list and return true, or false when the queue has none to give
+ * (also for a bad queue or outside dispatch, which are violations).
+ * dispatch() is called when the driver can take a request and the FIFO
+ * and the dispatch list are empty, and again for the next one: moving one
+ * request per call is the normal case and keeps every decision as late as
+ * possible. Moving several is allowed; the driver then takes them in that
+ * order without further dispatch() calls (sched->nr_ready counts them).
+ */
 /* Dispatch the lowest key of @queue (from ops.dispatch). */
 extern bool ufq_dispatch(struct ufq_sched *sched, u32 queue) __ksym;
 /* Dispatch the first request with key >= @key (from ops.dispatch). */
 extern bool ufq_dispatch_from(struct ufq_sched *sched, u32 queue, u64 key) __ksym;
 /* Dispatch the request that waited longest in @queue (from ops.dispatch). */
 extern bool ufq_dispatch_oldest(struct ufq_sched *sched, u32 queue) __ksym;
-/* Queue state, from callbacks that hold the device lock. */
+/*
+ * Queue state, from callbacks that hold the device lock (insert, dispatch,
+ * allow_merge, merged). For an empty queue: 0 requests, first key
+ * UFQ_U64_MAX (also a valid key: check ufq_queue_nr() to tell), oldest
+ * wait 0. The wait is measured at one instant per callback.
+ */
 extern u32 ufq_queue_nr(struct ufq_sched *sched, u32 queue) __ksym;
 extern u64 ufq_queue_first_key(struct ufq_sched *sched, u32 queue) __ksym;
 extern u64 ufq_queue_oldest_wait_ns(struct ufq_sched *sched, u32 queue) __ksym;
@@ -68,7 +99,14 @@ static __always_inline u32 ufq_nr_in_flight(const struct ufq_sched *sched)
 	return *(volatile const int *)&sched->nr_in_flight.counter;
 }
 
-/* Read-only request accessors. */
+/*
+ * Read-only request accessors, for the request passed to a callback.
+ * ufq_rq_flags(): UFQ_RQ_* bits (include/ufq/rq_flags.h). ufq_rq_ioprio():
+ * take it apart with ufq_ioprio_class() and ufq_ioprio_level()
+ * (include/ufq/ioprio.h). It is read from the request's first bio, so in
+ * completed() and finish(), when the bios are done, it is 0: note the
+ * priority at insert if completions need it (examples/ioprio does).
+ */
 extern u64 ufq_rq_sector(const struct request *rq) __ksym;
 extern u32 ufq_rq_bytes(const struct request *rq) __ksym;
 extern u64 ufq_rq_flags(const struct request *rq) __ksym;
@@ -95,8 +133,8 @@ extern u64 ufq_rq_insert_ns(const struct request *rq) __ksym;
  * value is a struct of integers, members marked with UFQ_TUNABLE(default,
  * min, max). `ufqctl load --set`, `ufqctl set` and `ufqctl get` handle it
  * by member name. ufqctl writes the defaults before the policy is attached;
- * a policy loaded by other means should apply its own when it finds the map
- * all zero.
+ * a policy loaded by other means (bpftool, a skeleton) finds the map all
+ * zero: call ufq_tunables_init() from init_dev to apply the defaults then.
  */
 #define UFQ_TUNABLES_MAP(map_name, tunables_type)			\
 	struct {							\
@@ -120,6 +158,41 @@ extern u64 ufq_rq_insert_ns(const struct request *rq) __ksym;
 		__type(value, model_type);				\
 	} map_name SEC(".maps")
 
+/* Whether the @size bytes at @p are all zero. */
+static __always_inline bool ufq_is_zero(const void *p, u32 size)
+{
+	u32 i;
+
+	for (i = 0; i < size; i++)
+		if (((const u8 *)p)[i])
+			return false;
+	return true;
+}
+
+/*
+ * The tunables in @map (a UFQ_TUNABLES_MAP), after @set_defaults(t) if
+ * they are all zero; NULL if the map has no entry. For init_dev, which
+ * runs under a global mutex, so two devices cannot race here. Set the
+ * defaults from the macros that the UFQ_TUNABLE tags use, so that they are
+ * written once (policies/deadline.h):
+ *
+ *	#define MY_DEFAULT_BATCH 16
+ *	struct my_tunables { u32 batch UFQ_TUNABLE(MY_DEFAULT_BATCH, 1, 64); };
+ *	static void my_defaults(struct my_tunables *t) { t->batch = MY_DEFAULT_BATCH; }
+ *	...
+ *	ufq_tunables_init(&my_tunables, my_defaults);
+ */
+#define ufq_tunables_init(map, set_defaults)				\
+	({								\
+		u32 __ufq_zero = 0;					\
+		__typeof__(*(map)->value) *__ufq_t =			\
+			bpf_map_lookup_elem((map), &__ufq_zero);	\
+		if (__ufq_t && ufq_is_zero(__ufq_t, sizeof(*__ufq_t)))	\
+			set_defaults(__ufq_t);				\
+		__ufq_t;						\
+	})
+
+/* In one file of a policy only. */
 #define UFQ_LICENSE char _license[] SEC("license") = "GPL"
 
 #endif /* UFQ_BPF_H */

@@ -16,6 +16,13 @@
  * only while `ufqctl trace record` runs on the device, writes an event per
  * request to the ring buffer ufq_trace (include/ufq/trace.h). ufqctl pins
  * both with the policy's other maps and finds them by these names.
+ * Histograms by a class the policy chooses: bpf/ufq_class_stats.bpf.h.
+ *
+ * A policy may be several source files, compiled one by one and linked
+ * with `bpftool gen object policy.bpf.o a.o b.o`: every file that includes
+ * this header gets the same weak definitions of the maps, and the linker
+ * keeps one of each (a single-file policy needs nothing else). Define
+ * UFQ_LICENSE and UFQ_POLICY in one file only.
  */
 #ifndef UFQ_STATS_BPF_H
 #define UFQ_STATS_BPF_H
@@ -35,24 +42,29 @@
  * indexed by the device's ufq id: the lookup in every completion is then
  * an index, not a hash.
  */
-struct {
+struct ufq_latency_map {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
 	__uint(max_entries, UFQ_LAT_MAX_DEVS);
 	__type(key, u32);		/* struct ufq_sched.id */
 	__type(value, struct ufq_latency);
-} ufq_latency SEC(".maps");
+};
 
-struct {
+struct ufq_trace_ctl_map {
 	__uint(type, BPF_MAP_TYPE_ARRAY);
 	__uint(max_entries, 1);
 	__type(key, u32);
 	__type(value, struct ufq_trace_ctl);
-} ufq_trace_ctl SEC(".maps");
+};
 
-struct {
+struct ufq_trace_map {
 	__uint(type, BPF_MAP_TYPE_RINGBUF);
 	__uint(max_entries, UFQ_TRACE_RINGBUF_BYTES);
-} ufq_trace SEC(".maps");
+};
+
+/* Weak: one per file of the policy, merged into one by the BPF linker. */
+__weak struct ufq_latency_map ufq_latency SEC(".maps");
+__weak struct ufq_trace_ctl_map ufq_trace_ctl SEC(".maps");
+__weak struct ufq_trace_map ufq_trace SEC(".maps");
 
 /*
  * This CPU's copy of an id's histogram passes to @dev, the id's device
@@ -70,28 +82,35 @@ static __noinline void ufq_sdk_latency_reset(struct ufq_latency *lat, u32 dev)
 	lat->dev = dev;
 }
 
-static __always_inline void ufq_sdk_latency(struct ufq_sched *sched, int dir, u64 ns)
+/* Count @ns for direction @dir in the histogram at @idx of @map (an array of struct ufq_latency). */
+static __always_inline void ufq_sdk_latency_add(void *map, u32 idx, struct ufq_sched *sched,
+						int dir, u64 ns)
 {
 	struct ufq_latency *lat;
-	u32 id = sched->id, idx;
+	u32 b;
 
-	/* No statistics for devices with an id of UFQ_LAT_MAX_DEVS or more. */
-	lat = bpf_map_lookup_elem(&ufq_latency, &id);
+	/* No statistics for devices beyond the map. */
+	lat = bpf_map_lookup_elem(map, &idx);
 	if (!lat)
 		return;
 	if (lat->dev != sched->dev)
 		ufq_sdk_latency_reset(lat, sched->dev);
-	idx = UFQ_LAT_IDX(dir, ufq_lat_bucket(ns));
+	b = UFQ_LAT_IDX(dir, ufq_lat_bucket(ns));
 	/*
 	 * Per CPU, but a completion in hard interrupt context may interrupt
 	 * one in soft interrupt context: atomic adds, uncontended and cheap.
 	 */
-	if (idx < UFQ_NR_DIRS * UFQ_LAT_BUCKETS)
-		__sync_fetch_and_add(&lat->count[idx], 1);
+	if (b < UFQ_NR_DIRS * UFQ_LAT_BUCKETS)
+		__sync_fetch_and_add(&lat->count[b], 1);
 	if (dir == UFQ_DIR_WRITE)
 		__sync_fetch_and_add(&lat->sum_ns[UFQ_DIR_WRITE], ns);
 	else
 		__sync_fetch_and_add(&lat->sum_ns[UFQ_DIR_READ], ns);
+}
+
+static __always_inline void ufq_sdk_latency(struct ufq_sched *sched, int dir, u64 ns)
+{
+	ufq_sdk_latency_add(&ufq_latency, sched->id, sched, dir, ns);
 }
 
 static __always_inline void ufq_sdk_trace(struct ufq_sched *sched, struct request *rq,
@@ -131,19 +150,21 @@ static __always_inline void ufq_sdk_trace(struct ufq_sched *sched, struct reques
 								     BPF_RB_NO_WAKEUP);
 }
 
+/* The direction ufq_sdk_completed() counts a request in. */
+static __always_inline int ufq_sdk_dir(struct request *rq)
+{
+	return (ufq_rq_flags(rq) & UFQ_RQ_WRITE) ? UFQ_DIR_WRITE : UFQ_DIR_READ;
+}
+
 /*
- * Call from the policy's completed callback; safe in interrupt context.
- *
  * The histogram takes wait_ns + service_ns, insertion to completion. The
  * kernel measures them with blk_time_get_ns(), which inside a plug returns
  * the time cached when the plug started: a request completed inline by its
  * submitter reports a service time of 0. Only then is the clock read here,
  * to measure from insertion to now.
  */
-static __always_inline void ufq_sdk_completed(struct ufq_sched *sched, struct request *rq,
-					      u64 wait_ns, u64 service_ns)
+static __always_inline u64 ufq_sdk_latency_ns(struct request *rq, u64 wait_ns, u64 service_ns)
 {
-	int dir = (ufq_rq_flags(rq) & UFQ_RQ_WRITE) ? UFQ_DIR_WRITE : UFQ_DIR_READ;
 	u64 ns = wait_ns + service_ns;
 
 	if (!service_ns) {
@@ -152,7 +173,14 @@ static __always_inline void ufq_sdk_completed(struct ufq_sched *sched, struct re
 		if (inserted && inserted < now && now - inserted > ns)
 			ns = now - inserted;
 	}
-	ufq_sdk_latency(sched, dir, ns);
+	return ns;
+}
+
+/* Call from the policy's completed callback; safe in interrupt context. */
+static __always_inline void ufq_sdk_completed(struct ufq_sched *sched, struct request *rq,
+					      u64 wait_ns, u64 service_ns)
+{
+	ufq_sdk_latency(sched, ufq_sdk_dir(rq), ufq_sdk_latency_ns(rq, wait_ns, service_ns));
 	ufq_sdk_trace(sched, rq, wait_ns, service_ns);
 }
 

@@ -40,16 +40,11 @@ static struct deadline_tunables *tunables(void)
 
 s32 UFQ_OP(deadline_init_dev, struct ufq_sched *sched)
 {
-	struct deadline_tunables *t = tunables();
 	struct dl_state st;
 	u32 id = sched->id;
 
-	/*
-	 * ufqctl writes the defaults at load; a zero fifo_batch (not a valid
-	 * setting) means the policy was loaded some other way.
-	 */
-	if (t && !t->fifo_batch)
-		dl_tunables_default(t);
+	/* ufqctl writes the defaults at load; all zero: loaded some other way. */
+	ufq_tunables_init(&dl_tunables, dl_tunables_default);
 	dl_state_init(&st);
 	/* Fails (-E2BIG) for an id beyond the map. */
 	return bpf_map_update_elem(&dl_devices, &id, &st, BPF_ANY);

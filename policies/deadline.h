@@ -29,7 +29,8 @@ enum dl_dir { DL_READ = 0, DL_WRITE = 1, DL_NR_DIRS = 2 };
  * times stay below the policy's watchdog (the kernel's default 10 s), so
  * that a deadline can never be later than the point where the kernel gives
  * up on the policy. UFQ_TUNABLE puts default and range into BTF for ufqctl;
- * the literals there must match the DL_DEFAULT_* values.
+ * dl_tunables_default() sets the same DL_DEFAULT_* values for a policy
+ * loaded without ufqctl.
  */
 #define DL_DEFAULT_READ_EXPIRE_MS 500
 #define DL_DEFAULT_WRITE_EXPIRE_MS 5000
@@ -37,10 +38,14 @@ enum dl_dir { DL_READ = 0, DL_WRITE = 1, DL_NR_DIRS = 2 };
 #define DL_DEFAULT_FIFO_BATCH 16
 
 struct deadline_tunables {
-	u32 read_expire_ms UFQ_TUNABLE(500, 0, 9999);	/* a read's deadline */
-	u32 write_expire_ms UFQ_TUNABLE(5000, 0, 9999);	/* a write's deadline */
-	u32 writes_starved UFQ_TUNABLE(2, 0, 1000);	/* read batches before a write batch is due */
-	u32 fifo_batch UFQ_TUNABLE(16, 1, 1024);	/* requests per batch */
+	/* a read's deadline */
+	u32 read_expire_ms UFQ_TUNABLE(DL_DEFAULT_READ_EXPIRE_MS, 0, 9999);
+	/* a write's deadline */
+	u32 write_expire_ms UFQ_TUNABLE(DL_DEFAULT_WRITE_EXPIRE_MS, 0, 9999);
+	/* read batches before a write batch is due */
+	u32 writes_starved UFQ_TUNABLE(DL_DEFAULT_WRITES_STARVED, 0, 1000);
+	/* requests per batch */
+	u32 fifo_batch UFQ_TUNABLE(DL_DEFAULT_FIFO_BATCH, 1, 1024);
 };
 
 static inline void dl_tunables_default(struct deadline_tunables *t)

@@ -13,8 +13,14 @@
  * the map's BTF; ufqctl reads them back from the pinned map, so
  * `ufqctl set` checks ranges and `ufqctl load` starts from the defaults
  * without knowing anything about the policy. Compiled natively (unit
- * tests) the macros are empty. Arguments must be integer literals
- * (optionally negative): they are stringified, not evaluated.
+ * tests) the macros are empty.
+ *
+ * The arguments are stringified, not evaluated, so each must be an integer
+ * literal, or a macro that expands to one: decimal or 0x hex, optionally
+ * negative, no suffix (16, -5, 0x10; not (16), 16U, +16 or 8 + 8), with
+ * min <= default <= max. The BPF build checks this with static assertions
+ * (the macros end the member's declaration and add them after it), so a
+ * malformed tag fails the build instead of making ufqctl refuse the policy.
  */
 #ifndef UFQ_BTF_TAGS_H
 #define UFQ_BTF_TAGS_H
@@ -29,8 +35,55 @@
 #endif
 
 #ifdef __UFQ_TAG
-#define UFQ_RANGE(min, max) __UFQ_TAG("min", min) __UFQ_TAG("max", max)
-#define UFQ_TUNABLE(def, min, max) __UFQ_TAG("default", def) UFQ_RANGE(min, max)
+/*
+ * Checks that an argument is written as ufqctl reads it (parse_int_text()
+ * in loader/lib/btf_schema.cpp). The preprocessor cannot look into a token
+ * and C cannot index a string in a constant expression, but the length of
+ * the stringified argument is a constant: it must be the length of the
+ * value's own decimal or 0x hex spelling, optionally after a '-'. That
+ * refuses parentheses, suffixes and expressions: (2000), 5000U, 1 + 1.
+ * Leading zeros (octal in C, decimal for ufqctl) are refused unless the
+ * octal spelling is as long as a hex one (010 to 017, 0100 to 0377): do
+ * not write them. (__builtin_choose_expr keeps clang from printing the
+ * whole expansion when an assertion fails.)
+ */
+#define __UFQ_MAG(v) ((v) < 0 ? -(unsigned __int128)(v) : (unsigned __int128)(v))
+/* Digits of m in base b, for m below b^20: 1 plus one for each power of b up to m. */
+#define __UFQ_D4(m, b) ((m) / (b) / (b) / (b) / (b))
+#define __UFQ_N4(m, b)							\
+	(!!((m) / (b)) + !!((m) / (b) / (b)) + !!((m) / (b) / (b) / (b)) + !!__UFQ_D4(m, b))
+#define __UFQ_NDIGITS(m, b)						\
+	(1 + __UFQ_N4(m, b) + __UFQ_N4(__UFQ_D4(m, b), b) +		\
+	 __UFQ_N4(__UFQ_D4(__UFQ_D4(m, b), b), b) +			\
+	 __UFQ_N4(__UFQ_D4(__UFQ_D4(__UFQ_D4(m, b), b), b), b) +		\
+	 __UFQ_N4(__UFQ_D4(__UFQ_D4(__UFQ_D4(__UFQ_D4(m, b), b), b), b), b))
+#define __UFQ_LITERAL_OK(x)						\
+	(sizeof(UFQ_STR(x)) - 1 ==						\
+		 ((__int128)(x) < 0) + __UFQ_NDIGITS(__UFQ_MAG((__int128)(x)), 10) ||	\
+	 sizeof(UFQ_STR(x)) - 1 ==						\
+		 ((__int128)(x) < 0) + 2 + __UFQ_NDIGITS(__UFQ_MAG((__int128)(x)), 16))
+#define __UFQ_CHECK_LITERAL(macro, x)					\
+	_Static_assert(__builtin_choose_expr(__UFQ_LITERAL_OK(x), 1, 0),	\
+		       macro ": '" UFQ_STR(x) "' is not an integer literal as ufqctl "	\
+		       "reads it (decimal or 0x hex, optional '-', no suffix, "	\
+		       "parentheses, expression or leading zero)")
+#define __UFQ_CHECK_RANGE(macro, min, max)				\
+	__UFQ_CHECK_LITERAL(macro, min);					\
+	__UFQ_CHECK_LITERAL(macro, max);					\
+	_Static_assert(__builtin_choose_expr((__int128)(min) <= (__int128)(max), 1, 0), \
+		       macro ": min " UFQ_STR(min) " is above max " UFQ_STR(max))
+
+/* Each ends the member's declaration and adds static assertions after it. */
+#define UFQ_RANGE(min, max)						\
+	__UFQ_TAG("min", min) __UFQ_TAG("max", max);			\
+	__UFQ_CHECK_RANGE("UFQ_RANGE", min, max)
+#define UFQ_TUNABLE(def, min, max)					\
+	__UFQ_TAG("default", def) __UFQ_TAG("min", min) __UFQ_TAG("max", max);	\
+	__UFQ_CHECK_LITERAL("UFQ_TUNABLE", def);				\
+	__UFQ_CHECK_RANGE("UFQ_TUNABLE", min, max);			\
+	_Static_assert(__builtin_choose_expr((__int128)(min) <= (__int128)(def) &&	\
+					     (__int128)(def) <= (__int128)(max), 1, 0),		\
+		       "UFQ_TUNABLE: default " UFQ_STR(def) " is outside " UFQ_STR(min) ".." UFQ_STR(max))
 #else
 #define UFQ_RANGE(min, max)
 #define UFQ_TUNABLE(def, min, max)

@@ -41,6 +41,16 @@ struct ufq_latency {
 
 #define UFQ_LAT_IDX(dir, bucket) ((dir) * UFQ_LAT_BUCKETS + (bucket))
 
+/*
+ * Histograms by a class the policy chooses (bpf/ufq_class_stats.bpf.h):
+ * the per-CPU array map ufq_class_latency holds one struct ufq_latency
+ * per device and class, at UFQ_LAT_CLASS_IDX(id, class), for the devices
+ * with an id below UFQ_LAT_CLASS_MAX_DEVS.
+ */
+#define UFQ_LAT_MAX_CLASSES 8
+#define UFQ_LAT_CLASS_MAX_DEVS 16
+#define UFQ_LAT_CLASS_IDX(id, cls) ((id) * UFQ_LAT_MAX_CLASSES + (cls))
+
 /* Index of the highest set bit of v > 0, without a loop or clz (BPF has none). */
 static inline u32 ufq_lat_msb(u64 v)
 {

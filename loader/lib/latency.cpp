@@ -26,6 +26,14 @@ LatencyHistogram::LatencyHistogram() {
         c.assign(UFQ_LAT_BUCKETS, 0);
 }
 
+std::uint64_t LatencyHistogram::total() const {
+    std::uint64_t n = 0;
+    for (const auto& dir : count)
+        for (const auto c : dir)
+            n += c;
+    return n;
+}
+
 LatencyHistogram LatencyHistogram::since(const LatencyHistogram& earlier) const {
     LatencyHistogram d;
     for (std::size_t dir = 0; dir < 2; ++dir) {
@@ -111,42 +119,81 @@ std::uint32_t ufq_id(const BlockDevice& dev, const SysfsRoot& sys) {
     return id;
 }
 
-std::optional<LatencyHistogram> read_latency(const std::string& policy, const BlockDevice& dev,
-                                             const Paths& paths) {
-    const fs::path pin = paths.policy_dir(policy) / "maps" / "ufq_latency";
+namespace {
+
+// The pinned per-CPU array `map` of `policy` whose values are struct ufq_latency, or -1 if the
+// policy has no such map.
+int open_latency_map(const std::string& policy, const char* map, const Paths& paths) {
+    const fs::path pin = paths.policy_dir(policy) / "maps" / map;
     const int fd = bpf_obj_get(pin.c_str());
     if (fd < 0)
-        return std::nullopt; // not loaded by ufqctl, or no ufq_sdk_completed() in it
+        return -1;
     bpf_map_info info{};
     std::uint32_t len = sizeof(info);
     if (bpf_map_get_info_by_fd(fd, &info, &len) != 0 || info.value_size != sizeof(ufq_latency) ||
         info.type != BPF_MAP_TYPE_PERCPU_ARRAY) {
         close(fd);
-        throw Error(fmt::format("map ufq_latency of policy {} is not the SDK's latency "
-                                "histogram (rebuild the policy against this ufqctl's SDK)",
-                                policy));
+        throw Error(fmt::format("map {} of policy {} is not the SDK's latency histogram "
+                                "(rebuild the policy against this ufqctl's SDK)",
+                                map, policy));
     }
-    std::uint32_t id = 0;
-    try {
-        id = ufq_id(dev, paths.sys);
-    } catch (...) {
-        close(fd);
-        throw;
-    }
-    if (id >= info.max_entries) {
-        close(fd);
-        return std::nullopt; // the SDK keeps no histogram for this many devices
-    }
+    return fd;
+}
+
+std::uint32_t max_entries(int fd) {
+    bpf_map_info info{};
+    std::uint32_t len = sizeof(info);
+    return bpf_map_get_info_by_fd(fd, &info, &len) == 0 ? info.max_entries : 0;
+}
+
+LatencyHistogram lookup_latency(int fd, std::uint32_t idx, const BlockDevice& dev,
+                                const std::string& policy) {
     const int cpus = libbpf_num_possible_cpus();
     std::vector<std::uint8_t> values((sizeof(ufq_latency) + 7) / 8 * 8 *
                                      static_cast<std::size_t>(std::max(cpus, 1)));
-    const int rc = bpf_map_lookup_elem(fd, &id, values.data());
-    const int err = errno;
-    close(fd);
-    if (rc != 0)
+    if (bpf_map_lookup_elem(fd, &idx, values.data()) != 0)
         throw Error(fmt::format("cannot read the latency histogram of {} from policy {}: {}",
-                                dev.name, policy, errno_text(err)));
+                                dev.name, policy, errno_text(errno)));
     return sum_cpus(values, cpus, kernel_dev(dev));
+}
+
+struct Fd {
+    int fd;
+    ~Fd() {
+        if (fd >= 0)
+            close(fd);
+    }
+};
+
+} // namespace
+
+std::optional<LatencyHistogram> read_latency(const std::string& policy, const BlockDevice& dev,
+                                             const Paths& paths) {
+    // Not loaded by ufqctl, or no ufq_sdk_completed() in it: no histogram.
+    const Fd map{open_latency_map(policy, "ufq_latency", paths)};
+    if (map.fd < 0)
+        return std::nullopt;
+    const std::uint32_t id = ufq_id(dev, paths.sys);
+    if (id >= max_entries(map.fd))
+        return std::nullopt; // the SDK keeps no histogram for this many devices
+    return lookup_latency(map.fd, id, dev, policy);
+}
+
+std::optional<ClassLatency> read_class_latency(const std::string& policy, const BlockDevice& dev,
+                                               const Paths& paths) {
+    const Fd map{open_latency_map(policy, "ufq_class_latency", paths)};
+    if (map.fd < 0)
+        return std::nullopt;
+    const std::uint32_t id = ufq_id(dev, paths.sys);
+    if (UFQ_LAT_CLASS_IDX(id + 1, 0) > max_entries(map.fd))
+        return std::nullopt;
+    ClassLatency classes;
+    for (std::uint32_t c = 0; c < UFQ_LAT_MAX_CLASSES; ++c) {
+        LatencyHistogram h = lookup_latency(map.fd, UFQ_LAT_CLASS_IDX(id, c), dev, policy);
+        if (h.total() > 0)
+            classes.emplace(c, std::move(h));
+    }
+    return classes;
 }
 
 nlohmann::json to_json(const LatencySummary& s) {

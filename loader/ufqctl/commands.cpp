@@ -252,12 +252,16 @@ struct Sample {
     ufq::DeviceStatus status;
     std::optional<ufq::LatencyHistogram> latency;
     std::chrono::steady_clock::time_point at;
+    std::optional<ufq::ClassLatency> classes; // policies with ufq_sdk_completed_class()
 };
 
 Sample take_sample(const ufq::BlockDevice& dev, const ufq::Paths& p) {
-    Sample s{ufq::read_device_status(dev, p.sys), std::nullopt, std::chrono::steady_clock::now()};
-    if (s.status.on_ufq && s.status.policy != "none")
+    Sample s{ufq::read_device_status(dev, p.sys), std::nullopt, std::chrono::steady_clock::now(),
+             std::nullopt};
+    if (s.status.on_ufq && s.status.policy != "none") {
         s.latency = ufq::read_latency(s.status.policy, dev, p);
+        s.classes = ufq::read_class_latency(s.status.policy, dev, p);
+    }
     return s;
 }
 
@@ -271,16 +275,40 @@ std::string fmt_us(double us, std::uint64_t count) {
     return fmt::format("{:.2f}s", us / 1e6);
 }
 
-// The latency window of this sample: since load for the first, the interval afterwards.
-std::array<ufq::LatencySummary, 2> window(const Sample& now, const Sample* before) {
+// The latency window of a histogram: since load in the first sample, the interval afterwards
+// (`earlier` is the histogram of the sample before, when it had one of the same policy).
+std::array<ufq::LatencySummary, 2> window(const ufq::LatencyHistogram& now,
+                                          const ufq::LatencyHistogram* earlier) {
     std::array<ufq::LatencySummary, 2> out{};
-    if (!now.latency)
-        return out;
-    const auto h = before && before->latency && before->status.policy == now.status.policy
-                       ? now.latency->since(*before->latency)
-                       : *now.latency;
+    const auto h = earlier ? now.since(*earlier) : now;
     for (std::size_t dir = 0; dir < 2; ++dir)
         out[dir] = ufq::summarize(h.count[dir], h.sum_ns[dir]);
+    return out;
+}
+
+std::array<ufq::LatencySummary, 2> window(const Sample& now, const Sample* before) {
+    if (!now.latency)
+        return {};
+    const bool same = before && before->latency && before->status.policy == now.status.policy;
+    return window(*now.latency, same ? &*before->latency : nullptr);
+}
+
+// Each class of the sample (those with completions since load), in its window.
+std::map<std::uint32_t, std::array<ufq::LatencySummary, 2>> class_windows(const Sample& now,
+                                                                          const Sample* before) {
+    std::map<std::uint32_t, std::array<ufq::LatencySummary, 2>> out;
+    if (!now.classes)
+        return out;
+    const bool same = before && before->classes && before->status.policy == now.status.policy;
+    for (const auto& [cls, h] : *now.classes) {
+        const ufq::LatencyHistogram* earlier = nullptr;
+        if (same) {
+            const auto it = before->classes->find(cls);
+            static const ufq::LatencyHistogram empty;
+            earlier = it != before->classes->end() ? &it->second : &empty;
+        }
+        out[cls] = window(h, earlier);
+    }
     return out;
 }
 
@@ -307,6 +335,14 @@ void print_json_sample(const Sample& s, const Sample* before) {
         j["latency"] = {{"read", ufq::to_json(w[0])}, {"write", ufq::to_json(w[1])}};
     } else {
         j["latency"] = nullptr;
+    }
+    if (s.classes) {
+        j["classes"] = nlohmann::json::object();
+        for (const auto& [cls, w] : class_windows(s, before))
+            j["classes"][std::to_string(cls)] = {{"read", ufq::to_json(w[0])},
+                                                 {"write", ufq::to_json(w[1])}};
+    } else {
+        j["classes"] = nullptr;
     }
     std::printf("%s\n", j.dump().c_str());
 }
@@ -339,6 +375,17 @@ void print_table(const std::vector<Sample>& now, const std::vector<Sample>& befo
                     static_cast<unsigned long long>(w[1].count),
                     fmt_us(w[1].p50_us, w[1].count).c_str(), fmt_us(w[1].p99_us, w[1].count).c_str(),
                     fmt_us(w[1].p999_us, w[1].count).c_str());
+        for (const auto& [cls, cw] : class_windows(s, b))
+            std::printf("%-10s %-44s | %7llu %8s %8s %8s | %7llu %8s %8s %8s\n", "",
+                        fmt::format("  class {}", cls).c_str(),
+                        static_cast<unsigned long long>(cw[0].count),
+                        fmt_us(cw[0].p50_us, cw[0].count).c_str(),
+                        fmt_us(cw[0].p99_us, cw[0].count).c_str(),
+                        fmt_us(cw[0].p999_us, cw[0].count).c_str(),
+                        static_cast<unsigned long long>(cw[1].count),
+                        fmt_us(cw[1].p50_us, cw[1].count).c_str(),
+                        fmt_us(cw[1].p99_us, cw[1].count).c_str(),
+                        fmt_us(cw[1].p999_us, cw[1].count).c_str());
     }
     std::fflush(stdout);
 }

@@ -2,6 +2,7 @@
 
 #include <array>
 #include <cstdint>
+#include <map>
 #include <optional>
 #include <span>
 #include <vector>
@@ -19,6 +20,7 @@ struct LatencyHistogram {
     std::array<std::uint64_t, 2> sum_ns{};
 
     LatencyHistogram();
+    [[nodiscard]] std::uint64_t total() const; // samples in both directions
     // What was added since `earlier` (counters only grow; a reset reads as the whole value).
     [[nodiscard]] LatencyHistogram since(const LatencyHistogram& earlier) const;
 };
@@ -50,6 +52,13 @@ struct LatencySummary {
 [[nodiscard]] std::optional<LatencyHistogram> read_latency(const std::string& policy,
                                                            const BlockDevice& dev,
                                                            const Paths& paths = {});
+
+// Histograms by a class the policy chose (bpf/ufq_class_stats.bpf.h, map ufq_class_latency):
+// the classes that counted anything for `dev`, by number; nullopt if the policy keeps none.
+using ClassLatency = std::map<std::uint32_t, LatencyHistogram>;
+[[nodiscard]] std::optional<ClassLatency> read_class_latency(const std::string& policy,
+                                                             const BlockDevice& dev,
+                                                             const Paths& paths = {});
 
 [[nodiscard]] nlohmann::json to_json(const LatencySummary& s);
 
