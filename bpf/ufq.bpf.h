@@ -93,6 +93,15 @@ extern s32 ufq_set_depth_limit(struct ufq_sched *sched, u32 class, u32 depth) __
 extern s32 ufq_rq_set_cookie(struct request *rq, u64 cookie) __ksym;
 extern u64 ufq_rq_cookie(const struct request *rq) __ksym;
 
+/*
+ * Describe the request ufq_dispatch() (key 0), ufq_dispatch_from(key) or,
+ * with UFQ_PEEK_OLDEST, ufq_dispatch_oldest() would take, without taking
+ * it: 0, or -ENOENT (info zeroed) if there is none. From callbacks that
+ * hold the device lock; initialise @info.
+ */
+extern s32 ufq_queue_peek(struct ufq_sched *sched, u32 queue, u64 key, u64 flags,
+			  struct ufq_rq_info *info) __ksym;
+
 /* Requests the driver took from the scheduler and has not completed. */
 static __always_inline u32 ufq_nr_in_flight(const struct ufq_sched *sched)
 {
@@ -103,9 +112,9 @@ static __always_inline u32 ufq_nr_in_flight(const struct ufq_sched *sched)
  * Read-only request accessors, for the request passed to a callback.
  * ufq_rq_flags(): UFQ_RQ_* bits (include/ufq/rq_flags.h). ufq_rq_ioprio():
  * take it apart with ufq_ioprio_class() and ufq_ioprio_level()
- * (include/ufq/ioprio.h). It is read from the request's first bio, so in
- * completed() and finish(), when the bios are done, it is 0: note the
- * priority at insert if completions need it (examples/ioprio does).
+ * (include/ufq/ioprio.h). In completed() and finish(), when the request's
+ * bios are done, ufq_rq_bytes(), ufq_rq_cgroup_id() and ufq_rq_ioprio()
+ * return what ufq recorded at dispatch.
  */
 extern u64 ufq_rq_sector(const struct request *rq) __ksym;
 extern u32 ufq_rq_bytes(const struct request *rq) __ksym;

@@ -20,20 +20,6 @@ UFQ_LICENSE;
 
 UFQ_TUNABLES_MAP(iop_tunables, struct iop_tunables);
 
-/*
- * The class of each request in the scheduler or at the driver, by its
- * address (a number here, never dereferenced): in completed() the kernel
- * no longer knows a request's priority (ufq_rq_ioprio() is 0 once the
- * request's bios are done), so insert() notes it and finish() forgets it.
- * A request this map has no room for counts as best effort.
- */
-struct {
-	__uint(type, BPF_MAP_TYPE_HASH);
-	__uint(max_entries, 8192);
-	__type(key, u64);		/* the struct request's address */
-	__type(value, u32);		/* UFQ_IOPRIO_CLASS_RT, _BE or _IDLE */
-} iop_class SEC(".maps");
-
 s32 UFQ_OP(iop_init_dev, struct ufq_sched *sched)
 {
 	/* ufqctl writes the defaults at load; all zero: loaded some other way. */
@@ -44,10 +30,7 @@ s32 UFQ_OP(iop_init_dev, struct ufq_sched *sched)
 s32 UFQ_OP(iop_insert, struct ufq_sched *sched, struct request *rq, u64 flags)
 {
 	u16 prio = ufq_rq_ioprio(rq);
-	u64 addr = (u64)rq;
-	u32 cls = ufq_ioprio_class_or_be(prio);
 
-	bpf_map_update_elem(&iop_class, &addr, &cls, BPF_ANY);
 	/* Nothing waits, so nothing could go before it: no queue needed. */
 	if (!sched->nr_waiting && !sched->nr_ready && !ufq_direct_dispatch(sched, rq))
 		return 0;
@@ -79,30 +62,13 @@ void UFQ_OP(iop_dispatch, struct ufq_sched *sched)
 		ufq_dispatch(sched, c.queue);
 }
 
+/* In completed() ufq_rq_ioprio() is the priority recorded at dispatch. */
 void UFQ_OP(iop_completed, struct ufq_sched *sched, struct request *rq, u64 wait_ns,
 	    u64 service_ns)
 {
-	u64 addr = (u64)rq;
-	u32 *cls = bpf_map_lookup_elem(&iop_class, &addr);
-
 	/* Latency by class for ufqctl stats: 1 RT, 2 BE, 3 IDLE (0 is never used). */
 	ufq_sdk_completed_class(sched, rq, wait_ns, service_ns,
-				cls ? *cls : (u32)UFQ_IOPRIO_CLASS_BE);
-}
-
-void UFQ_OP(iop_finish, struct ufq_sched *sched, struct request *rq)
-{
-	u64 addr = (u64)rq;
-
-	bpf_map_delete_elem(&iop_class, &addr);
-}
-
-/* @next was merged into @rq and will not complete on its own. */
-void UFQ_OP(iop_merged, struct ufq_sched *sched, struct request *rq, struct request *next)
-{
-	u64 addr = (u64)next;
-
-	bpf_map_delete_elem(&iop_class, &addr);
+				ufq_ioprio_class_or_be(ufq_rq_ioprio(rq)));
 }
 
 UFQ_POLICY(ioprio,
@@ -110,6 +76,4 @@ UFQ_POLICY(ioprio,
 	.insert = (void *)iop_insert,
 	.dispatch = (void *)iop_dispatch,
 	.completed = (void *)iop_completed,
-	.finish = (void *)iop_finish,
-	.merged = (void *)iop_merged,
 );

@@ -23,8 +23,11 @@
  * Queue 1 is held back while it has fewer than three requests, for up to
  * QO_HOLD_NS (ufq_kick_after() runs dispatch again), so that those
  * searches happen even where the CPU and not the device is the bottleneck
- * (a KASAN kernel). qo_stats counts what was checked and what was wrong,
- * for tests/vm/035-queue-order.sh.
+ * (a KASAN kernel). Before each dispatch ufq_queue_peek() describes the
+ * request about to go: its key must be the one asked for, and the
+ * dispatched request must end where the peeked one does (sector + bytes);
+ * on a drained queue the peek finds nothing. qo_stats counts what was
+ * checked and what was wrong, for tests/vm/035-queue-order.sh.
  */
 #include "ufq.bpf.h"
 
@@ -39,6 +42,7 @@ struct qo_stats {
 	u64 out_of_order[QO_NR_QUEUES];	/* inserted below the previous key */
 	u64 checks;			/* dispatches checked */
 	u64 searches;			/* ufq_dispatch_from() calls checked */
+	u64 peeks;			/* ufq_queue_peek() calls checked */
 	u64 violations;			/* checks that failed */
 };
 
@@ -88,25 +92,47 @@ s32 UFQ_OP(qo_insert, struct ufq_sched *sched, struct request *rq, u64 flags)
 	return ufq_insert(sched, rq, queue, key);
 }
 
+/*
+ * The request just dispatched is the one ufq_queue_peek() described before:
+ * its key is the first at or above @min_key, it ends where that one ends.
+ */
+static void qo_check_peek(struct qo_stats *st, struct ufq_sched *sched,
+			  const struct ufq_rq_info *info, bool peeked, u64 min_key)
+{
+	st->peeks++;
+	if (!peeked || info->key < min_key || !info->bytes ||
+	    sched->last_end_sector != info->sector + info->bytes / 512)
+		st->violations++;
+}
+
 /* Dispatch up to @batch requests of @queue by key, checking each step. */
 static u32 qo_drain(struct ufq_sched *sched, struct qo_stats *st, u32 queue,
 		    u32 batch)
 {
+	struct ufq_rq_info info = {};
+	bool peeked;
 	u64 first, prev = 0, mid;
 	u32 nr, i, sent = 0;
 
 	nr = ufq_queue_nr(sched, queue);
-	if (!nr)
+	if (!nr) {
+		if (!ufq_queue_peek(sched, queue, 0, UFQ_PEEK_OLDEST, &info))
+			st->violations++;
 		return 0;
+	}
 	if (queue == 1 && (qo_batches++ % 4) == 0 && nr > 2) {
 		/* Between the first key and the last arrival's key. */
 		first = ufq_queue_first_key(sched, queue);
 		mid = first + (qo_last_key[1] > first ? (qo_last_key[1] - first) / 2 : 0);
+		peeked = !ufq_queue_peek(sched, queue, mid, 0, &info);
 		if (ufq_dispatch_from(sched, queue, mid)) {
 			sent++;
 			st->searches++;
 			if (sched->last_end_sector <= mid)
 				st->violations++;
+			qo_check_peek(st, sched, &info, peeked, mid);
+		} else if (peeked) {
+			st->violations++;
 		}
 		if (ufq_queue_nr(sched, queue) != nr - sent)
 			st->violations++;
@@ -116,11 +142,15 @@ static u32 qo_drain(struct ufq_sched *sched, struct qo_stats *st, u32 queue,
 		first = ufq_queue_first_key(sched, queue);
 		if (first < prev || first == UFQ_U64_MAX)
 			st->violations++;
+		peeked = !ufq_queue_peek(sched, queue, 0, 0, &info);
 		if (!ufq_dispatch(sched, queue)) {
 			st->violations++;
 			break;
 		}
 		st->checks++;
+		qo_check_peek(st, sched, &info, peeked, first);
+		if (info.key != first)
+			st->violations++;
 		if (ufq_queue_nr(sched, queue) != nr - 1)
 			st->violations++;
 		if (queue == 1 && sched->last_end_sector <= first)

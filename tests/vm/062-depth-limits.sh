@@ -1,9 +1,11 @@
 #!/usr/bin/env bash
 # Scheduler-tag depth limits, request cookies and the tick
 # (tests/policies/depth_limit.bpf.c). On a device with 8 scheduler tags
-# (null_blk, 4 tags, 1 ms per request) a QD32 writer runs beside a QD2
+# (null_blk, 4 tags, 2 ms per request) four QD32 writers run beside a QD2
 # reader, twice: first without a limit, then with the writes limited to 4
-# tags, set at run time by the policy's tick from a tunable.
+# tags, set at run time by the policy's tick from a tunable. Without the
+# limit the reader waits for a tag among some hundred waiting writes; with
+# it, a tag is free for it and it waits for one request at the driver.
 #
 # Asserts: without a limit the writes hold nearly all 8 tags at once; with
 # the limit never more than 4 (the requests between insert and finish,
@@ -18,7 +20,7 @@
 . "$(dirname "$0")/lib.sh"
 
 dev=ufqd0
-make_nullb "$dev" size=256 irqmode=2 completion_nsec=1000000 hw_queue_depth=4 \
+make_nullb "$dev" size=256 irqmode=2 completion_nsec=2000000 hw_queue_depth=4 \
 	submit_queues=1
 ufqctl load "$POLICIES/depth_limit.bpf.o" --dev "$dev"
 assert_policy "$dev" depth_limit
@@ -26,13 +28,13 @@ assert_eq "nr_requests" 8 "$(cat "/sys/block/$dev/queue/nr_requests")"
 st() { bpftool -j map dump pinned /sys/fs/bpf/ufq/depth_limit/maps/dl_stats | jq -c ".[0].formatted.value$1"; }
 st_is() { [ "$(st "$1")" = "$2" ]; }
 
-# A QD32 4k random writer and a QD2 4k random reader for 4 s; prints the
-# reader's p99 completion latency in us.
+# Four QD32 4k random writers and a QD2 4k random reader for 4 s; prints
+# the reader's p99 completion latency in us.
 contend() { # NAME
 	local json=$UFQ_OUT/062-$1.json
 	run_fio "$json" --filename="/dev/$dev" --direct=1 --ioengine=libaio --bs=4k \
 		--time_based --runtime=4 --size=128M --randrepeat=0 \
-		--name=writer --rw=randwrite --iodepth=32 \
+		--name=writer --rw=randwrite --iodepth=32 --numjobs=4 \
 		--name=reader --rw=randread --iodepth=2
 	assert_eq "fio errors ($1)" 0 "$(fio_sum "$json" '.error')"
 	jq '.jobs[] | select(.jobname == "reader") | .read.clat_ns.percentile["99.000000"] / 1000 | floor' "$json"
