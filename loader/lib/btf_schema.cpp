@@ -2,8 +2,10 @@
 
 #include <bpf/btf.h>
 #include <fmt/format.h>
+#include <fmt/ranges.h>
 
 #include <algorithm>
+#include <cctype>
 #include <charconv>
 #include <cstring>
 #include <map>
@@ -56,6 +58,52 @@ std::optional<Int> parse_int_text(std::string_view text) {
     if (text.empty() || ec != std::errc{} || ptr != text.data() + text.size())
         return std::nullopt;
     return negative ? -static_cast<Int>(magnitude) : static_cast<Int>(magnitude);
+}
+
+// Enumerator names without the prefix all of them share up to an underscore, in lower case.
+std::vector<std::pair<std::string, Int>> enumerators(const btf* btf, const btf_type* t) {
+    std::vector<std::pair<std::string, Int>> out;
+    for (int i = 0; i < btf_vlen(t); ++i) {
+        const char* name;
+        Int value;
+        if (btf_is_enum(t)) {
+            const struct btf_enum* e = btf_enum(t) + i;
+            name = btf__name_by_offset(btf, e->name_off);
+            value = btf_kflag(t) ? static_cast<Int>(e->val)
+                                 : static_cast<Int>(static_cast<std::uint32_t>(e->val));
+        } else {
+            const struct btf_enum64* e = btf_enum64(t) + i;
+            name = btf__name_by_offset(btf, e->name_off);
+            value = btf_kflag(t) ? static_cast<Int>(static_cast<std::int64_t>(btf_enum64_value(e)))
+                                 : static_cast<Int>(btf_enum64_value(e));
+        }
+        out.emplace_back(name ? name : "", value);
+    }
+    if (out.size() > 1) {
+        std::string_view prefix = out.front().first;
+        for (const auto& [name, value] : out) {
+            std::size_t n = 0;
+            while (n < prefix.size() && n < name.size() && prefix[n] == name[n])
+                ++n;
+            prefix = prefix.substr(0, n);
+        }
+        const std::size_t cut = prefix.rfind('_');
+        if (cut != std::string_view::npos)
+            for (auto& entry : out)
+                entry.first.erase(0, cut + 1);
+    }
+    for (auto& entry : out)
+        std::transform(entry.first.begin(), entry.first.end(), entry.first.begin(),
+                       [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+    std::erase_if(out, [](const auto& entry) { return entry.first.empty(); });
+    return out;
+}
+
+bool same_name(std::string_view a, std::string_view b) {
+    return a.size() == b.size() &&
+           std::equal(a.begin(), a.end(), b.begin(), [](unsigned char x, unsigned char y) {
+               return std::tolower(x) == std::tolower(y);
+           });
 }
 
 std::string range_text(const Schema& s) {
@@ -146,6 +194,7 @@ Schema describe(const btf* btf, std::uint32_t type_id, const MemberTags& tags,
         s.min = s.is_signed ? -(static_cast<Int>(1) << (bits - 1)) : 0;
         s.max = s.is_signed ? (static_cast<Int>(1) << (bits - 1)) - 1
                             : (static_cast<Int>(1) << bits) - 1;
+        s.enumerators = enumerators(btf, t);
         return s;
     }
     if (btf_is_array(t)) {
@@ -299,6 +348,17 @@ const Schema* Schema::member(std::string_view member_name) const {
     return nullptr;
 }
 
+std::optional<std::string> Schema::enumerator_name(Int value) const {
+    for (const auto& [name, v] : enumerators)
+        if (v == value)
+            return name;
+    return std::nullopt;
+}
+
+std::string integer_text(const Schema& field, Int value) {
+    return field.enumerator_name(value).value_or(int_to_string(value));
+}
+
 Schema describe_btf_type(const btf* btf, std::uint32_t type_id, std::string_view what) {
     return describe(btf, type_id, collect_member_tags(btf), what, 0);
 }
@@ -325,6 +385,18 @@ Int parse_integer(const Schema& field, std::string_view text, std::string_view w
         value = text == "true" ? 1 : 0;
     else
         value = parse_int_text(text);
+    // An enumerator by its short name, in any case.
+    for (const auto& [name, v] : field.enumerators)
+        if (!value && same_name(text, name))
+            value = v;
+    if (!value && !field.enumerators.empty()) {
+        std::vector<std::string> names;
+        for (const auto& [name, v] : field.enumerators)
+            if (v >= field.min && v <= field.max)
+                names.push_back(name);
+        throw Error(fmt::format("{}: '{}' is not one of {} (or a number)", what, text,
+                                fmt::join(names, ", ")));
+    }
     if (!value)
         throw Error(fmt::format("{}: '{}' is not an integer", what, text));
     if (*value < field.min || *value > field.max)
@@ -332,11 +404,15 @@ Int parse_integer(const Schema& field, std::string_view text, std::string_view w
     return *value;
 }
 
-nlohmann::json value_to_json(const Schema& s, std::span<const std::uint8_t> bytes) {
+nlohmann::json value_to_json(const Schema& s, std::span<const std::uint8_t> bytes,
+                             bool enum_names) {
     check_fits(s, bytes.size());
     switch (s.kind) {
     case Schema::Kind::Integer: {
         const Int v = read_raw(s, bytes);
+        if (enum_names)
+            if (const auto name = s.enumerator_name(v))
+                return *name;
         if (v < 0)
             return static_cast<std::int64_t>(v);
         return static_cast<std::uint64_t>(v);
@@ -345,13 +421,14 @@ nlohmann::json value_to_json(const Schema& s, std::span<const std::uint8_t> byte
         auto out = nlohmann::json::array();
         const Schema& elem = s.children.front();
         for (std::size_t i = 0; i < s.count; ++i)
-            out.push_back(value_to_json(elem, bytes.subspan(i * elem.size, elem.size)));
+            out.push_back(
+                value_to_json(elem, bytes.subspan(i * elem.size, elem.size), enum_names));
         return out;
     }
     case Schema::Kind::Struct: {
         auto out = nlohmann::json::object();
         for (const Schema& m : s.children)
-            out[m.name] = value_to_json(m, bytes.subspan(m.offset, m.size));
+            out[m.name] = value_to_json(m, bytes.subspan(m.offset, m.size), enum_names);
         return out;
     }
     }

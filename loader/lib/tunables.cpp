@@ -33,6 +33,13 @@ PinnedMap open_tunables(const std::string& policy, const Paths& paths) {
 
 } // namespace
 
+std::string Tunable::text(Int v) const {
+    for (const auto& [n, e] : enumerators)
+        if (e == v)
+            return n;
+    return int_to_string(v);
+}
+
 void check_tunables_schema(const Schema& schema, std::string_view map_name) {
     if (schema.kind != Schema::Kind::Struct)
         throw Error(fmt::format("the value of tunables map {} is not a struct", map_name));
@@ -92,7 +99,8 @@ TunablesCarryOver carry_over_tunables(const Schema& old_schema,
 std::vector<Tunable> list_tunables(const Schema& schema, std::span<const std::uint8_t> value) {
     std::vector<Tunable> out;
     for (const auto& m : schema.children)
-        out.push_back({m.name, read_integer(m, value), m.min, m.max, m.def, m.is_signed, m.size});
+        out.push_back({m.name, read_integer(m, value), m.min, m.max, m.def, m.is_signed, m.size,
+                       m.enumerators});
     return out;
 }
 

@@ -16,6 +16,7 @@
 #include <thread>
 
 #include "ufq/device.hpp"
+#include "ufq/device_state.hpp"
 #include "ufq/error.hpp"
 #include "ufq/latency.hpp"
 #include "ufq/model.hpp"
@@ -172,9 +173,33 @@ int cmd_status(const Options& o, const ufq::Paths& p) {
 std::string describe(const ufq::Tunable& t) {
     std::string text = fmt::format("range {}..{}", ufq::int_to_string(t.min),
                                    ufq::int_to_string(t.max));
+    if (!t.enumerators.empty()) {
+        std::vector<std::string> names;
+        for (const auto& [name, value] : t.enumerators)
+            if (value >= t.min && value <= t.max)
+                names.push_back(name);
+        text = fmt::format("one of {}", fmt::join(names, ", "));
+    }
     if (t.def)
-        text = fmt::format("default {}, ", ufq::int_to_string(*t.def)) + text;
+        text = fmt::format("default {}, ", t.text(*t.def)) + text;
     return text;
+}
+
+// What a policy keeps per device in its "_status" map, for each device it serves now.
+void print_device_states(const std::string& policy, const ufq::Paths& p) {
+    for (const auto& dev : ufq::ufq_devices(p.sys)) {
+        if (ufq::read_device_status(dev, p.sys).policy != policy)
+            continue;
+        const auto state = ufq::read_device_state(policy, dev, p);
+        if (!state)
+            return; // the policy keeps none
+        std::printf("\n%s on %s (%s):\n", state->map.c_str(), dev.name.c_str(),
+                    fmt::format("id {}", state->id).c_str());
+        for (const auto& [key, value] : state->value.items())
+            std::printf("  %-22s %s\n", key.c_str(),
+                        value.is_string() ? value.get<std::string>().c_str()
+                                          : value.dump().c_str());
+    }
 }
 
 int cmd_get(const Options& o, const ufq::Paths& p) {
@@ -182,7 +207,7 @@ int cmd_get(const Options& o, const ufq::Paths& p) {
     if (!o.key.empty()) {
         for (const auto& t : tunables)
             if (t.name == o.key) {
-                std::printf("%s\n", ufq::int_to_string(t.value).c_str());
+                std::printf("%s\n", t.text(t.value).c_str());
                 return 0;
             }
         std::vector<std::string> names;
@@ -194,14 +219,17 @@ int cmd_get(const Options& o, const ufq::Paths& p) {
     if (o.json) {
         auto j = nlohmann::json::object();
         for (const auto& t : tunables)
-            j[t.name] = t.value < 0 ? nlohmann::json(static_cast<std::int64_t>(t.value))
-                                    : nlohmann::json(static_cast<std::uint64_t>(t.value));
+            j[t.name] = !t.enumerators.empty() && t.text(t.value) != ufq::int_to_string(t.value)
+                            ? nlohmann::json(t.text(t.value))
+                        : t.value < 0 ? nlohmann::json(static_cast<std::int64_t>(t.value))
+                                      : nlohmann::json(static_cast<std::uint64_t>(t.value));
         std::printf("%s\n", j.dump().c_str());
         return 0;
     }
     for (const auto& t : tunables)
-        std::printf("%-20s %-12s (%s)\n", t.name.c_str(), ufq::int_to_string(t.value).c_str(),
+        std::printf("%-20s %-12s (%s)\n", t.name.c_str(), t.text(t.value).c_str(),
                     describe(t).c_str());
+    print_device_states(o.name, p);
     return 0;
 }
 
@@ -212,7 +240,7 @@ int cmd_set(const Options& o, const ufq::Paths& p) {
         const std::string key = a.substr(0, a.find('='));
         for (const auto& t : tunables)
             if (t.name == key)
-                changed.push_back(fmt::format("{}={}", key, ufq::int_to_string(t.value)));
+                changed.push_back(fmt::format("{}={}", key, t.text(t.value)));
     }
     std::printf("%s: %s\n", o.name.c_str(), fmt::format("{}", fmt::join(changed, " ")).c_str());
     return 0;

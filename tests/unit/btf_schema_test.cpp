@@ -84,6 +84,35 @@ TEST_F(BtfSchemaTest, ParseIntegerChecksRangeAndSyntax) {
                 HasSubstr("is not an integer"));
 }
 
+// enum lanes_mode { LANES_MODE_AUTO, LANES_MODE_BALANCED, LANES_MODE_LATENCY = 2 } mode [0..1]
+TEST_F(BtfSchemaTest, EnumValuesGoByTheirShortNames) {
+    const int e = btf__add_enum(b.get(), "lanes_mode", 4);
+    btf__add_enum_value(b.get(), "LANES_MODE_AUTO", 0);
+    btf__add_enum_value(b.get(), "LANES_MODE_BALANCED", 1);
+    btf__add_enum_value(b.get(), "LANES_MODE_LATENCY", 2);
+    const int st = btf__add_struct(b.get(), "with_enum", 4);
+    btf__add_field(b.get(), "mode", e, 0, 0);
+    btf__add_decl_tag(b.get(), "ufq:max=1", st, 0);
+    const Schema s = describe_btf_type(b.get(), st, "map t");
+    const Schema& mode = *s.member("mode");
+    ASSERT_EQ(mode.enumerators.size(), 3u);
+    EXPECT_EQ(mode.enumerators[1].first, "balanced");
+    EXPECT_EQ(int_to_string(parse_integer(mode, "balanced", "mode")), "1");
+    EXPECT_EQ(int_to_string(parse_integer(mode, "AUTO", "mode")), "0");
+    EXPECT_EQ(int_to_string(parse_integer(mode, "1", "mode")), "1");
+    // Named, but outside the tagged range; and a name it does not have.
+    EXPECT_THAT(error_message([&] { (void)parse_integer(mode, "latency", "mode"); }),
+                HasSubstr("mode: latency is out of range 0..1"));
+    EXPECT_THAT(error_message([&] { (void)parse_integer(mode, "fast", "mode"); }),
+                HasSubstr("mode: 'fast' is not one of auto, balanced (or a number)"));
+    std::vector<std::uint8_t> v(s.size);
+    write_integer(mode, v, 1);
+    EXPECT_EQ(value_to_json(s, v, true).dump(), R"({"mode":"balanced"})");
+    EXPECT_EQ(value_to_json(s, v).dump(), R"({"mode":1})");
+    EXPECT_EQ(integer_text(mode, 2), "latency");
+    EXPECT_EQ(integer_text(mode, 7), "7");
+}
+
 TEST_F(BtfSchemaTest, ReadWriteIntegersOfEveryWidthAndSign) {
     const Schema s = describe_btf_type(b.get(), tun, "map t");
     std::vector<std::uint8_t> v(s.size);

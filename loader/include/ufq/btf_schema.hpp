@@ -35,13 +35,21 @@ struct Schema {
     Int min = 0;
     Int max = 0;
     std::optional<Int> def;
+    // For an enum: its enumerators by their short names, lower case, without the prefix they
+    // all share up to an underscore (enum lanes_mode { LANES_MODE_AUTO, ... }: "auto", ...).
+    std::vector<std::pair<std::string, Int>> enumerators;
 
     // Array: `count` elements of children[0]; Struct: the members in order.
     std::size_t count = 0;
     std::vector<Schema> children;
 
     [[nodiscard]] const Schema* member(std::string_view member_name) const;
+    // The short name of `value` if this is an enum that has one.
+    [[nodiscard]] std::optional<std::string> enumerator_name(Int value) const;
 };
+
+// "auto", or the number for a value without a name.
+[[nodiscard]] std::string integer_text(const Schema& field, Int value);
 
 // Describes BTF type `type_id` (typedefs and qualifiers are looked through). Throws ufq::Error
 // naming the part ufqctl cannot handle (floats, pointers, bitfields, unions, malformed tags);
@@ -54,13 +62,16 @@ struct Schema {
 [[nodiscard]] Int read_integer(const Schema& field, std::span<const std::uint8_t> base);
 void write_integer(const Schema& field, std::span<std::uint8_t> base, Int value);
 
-// Parses a user's text for `field` (decimal, 0x hex, a leading '-'; "true"/"false" for bool)
-// and checks it against the field's range. `what` names it in errors, e.g. "fifo_batch".
+// Parses a user's text for `field` (decimal, 0x hex, a leading '-'; "true"/"false" for bool;
+// an enumerator's short name, in any case, for an enum) and checks it against the
+// field's range. `what` names it in errors, e.g. "fifo_batch".
 [[nodiscard]] Int parse_integer(const Schema& field, std::string_view text, std::string_view what);
 
-// A value as JSON: integers as numbers, arrays as arrays, structs as objects.
+// A value as JSON: integers as numbers (enum values as their short names with `enum_names`),
+// arrays as arrays, structs as objects.
 [[nodiscard]] nlohmann::json value_to_json(const Schema& schema,
-                                           std::span<const std::uint8_t> bytes);
+                                           std::span<const std::uint8_t> bytes,
+                                           bool enum_names = false);
 
 // The inverse, strict: every struct member must be present and nothing else, arrays must have
 // exactly the right length, numbers must be integers within range. Throws ufq::Error naming

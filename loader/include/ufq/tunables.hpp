@@ -25,6 +25,10 @@ struct Tunable {
     std::optional<Int> def;
     bool is_signed = false;
     std::size_t size = 0; // bytes
+    std::vector<std::pair<std::string, Int>> enumerators; // an enum's values by name
+
+    // The value as the user reads and writes it: an enumerator's name, or the number.
+    [[nodiscard]] std::string text(Int v) const;
 };
 
 // Checks that `schema` (the value type of map `map_name`) is a struct whose members are all

@@ -1,0 +1,33 @@
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+
+#include <nlohmann/json.hpp>
+
+#include "ufq/device.hpp"
+#include "ufq/policy.hpp"
+
+namespace ufq {
+
+// What a policy keeps for each device it serves, for users to read: the one map whose name
+// ends in "_status", an array indexed by the device's ufq id (iosched/id) whose value is a
+// BTF-typed struct (lanes: the mode and values its autotuner chose). `ufqctl get` prints it.
+inline constexpr std::string_view kDeviceStateSuffix = "_status";
+
+struct DeviceState {
+    std::string map;      // the map's name
+    std::uint32_t id = 0; // the device's ufq id, the entry's index
+    // The entry by member name (enum values by name); null when the id is beyond the map.
+    nlohmann::json value;
+};
+
+// `policy`'s state for `dev`, or nullopt if the policy keeps none. Throws ufq::Error if the
+// map is not an array with a BTF struct value, or is unreadable.
+[[nodiscard]] std::optional<DeviceState> read_device_state(const std::string& policy,
+                                                           const BlockDevice& dev,
+                                                           const Paths& paths = {});
+
+} // namespace ufq

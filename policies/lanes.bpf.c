@@ -1,0 +1,197 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * lanes: flow-iosched 3.1's Emergency, Read and Write lanes as a ufq policy.
+ *
+ * ufq's own FIFO of requests inserted at the head is the Emergency lane.
+ * The Read and Write lanes are kernel queues 0 and 1, keyed by deadline
+ * group and sector; which lane dispatches next, the scheduler-tag limit of
+ * writes and the once-a-second autotuner are in lanes.h. Tunables are in
+ * the BTF-typed map lanes_tunables (ufqctl get lanes, ufqctl set lanes
+ * mode=latency); each device's state, with the mode and values in effect,
+ * is at its ufq id in lanes_status (bpftool map dump name lanes_status).
+ * Completions feed the SDK's statistics, by direction and by class
+ * (0 read, 1 small write, 2 write: ufqctl stats).
+ */
+#include "ufq.bpf.h"
+#include "ufq_class_stats.bpf.h"
+#include "lanes.h"
+
+UFQ_LICENSE;
+
+UFQ_TUNABLES_MAP(lanes_tunables, struct lanes_tunables);
+
+/* Devices with an id of LANES_MAX_DEVICES or more are refused by init_dev(). */
+#define LANES_MAX_DEVICES 1024
+
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, LANES_MAX_DEVICES);
+	__type(key, u32);		/* struct ufq_sched.id */
+	__type(value, struct lanes_dev);
+} lanes_status SEC(".maps");
+
+static struct lanes_tunables *tunables(void)
+{
+	u32 zero = 0;
+
+	return bpf_map_lookup_elem(&lanes_tunables, &zero);
+}
+
+static struct lanes_dev *device(struct ufq_sched *sched)
+{
+	u32 id = sched->id;
+
+	return bpf_map_lookup_elem(&lanes_status, &id);
+}
+
+/* Limits the scheduler tags of everything but reads to what the mode allows. */
+static void apply_write_depth(struct ufq_sched *sched, struct lanes_dev *d)
+{
+	u32 depth = lanes_write_depth(d->mode, sched->nr_requests);
+
+	if (depth == d->write_depth)
+		return;
+	if (ufq_set_depth_limit(sched, UFQ_DEPTH_SYNC_WRITE, depth) ||
+	    ufq_set_depth_limit(sched, UFQ_DEPTH_ASYNC, depth))
+		return;		/* not applied: tried again at the next tick */
+	d->write_depth = depth;
+}
+
+s32 UFQ_OP(lanes_init_dev, struct ufq_sched *sched)
+{
+	struct lanes_tunables *t;
+	struct lanes_dev st, *d;
+	u32 id = sched->id;
+	int err;
+
+	/* ufqctl writes the defaults at load; all zero: loaded some other way. */
+	t = ufq_tunables_init(&lanes_tunables, lanes_tunables_default);
+	if (!t)
+		return -ENOENT;
+	/*
+	 * Also after an in-place update: waiting requests are offered again
+	 * and get keys from the new state.
+	 */
+	lanes_dev_init(&st, t, bpf_ktime_get_ns());
+	st.dev = sched->dev;
+	/* Fails (-E2BIG) for an id beyond the map. */
+	err = bpf_map_update_elem(&lanes_status, &id, &st, BPF_ANY);
+	if (err)
+		return err;
+	d = device(sched);
+	if (d)
+		apply_write_depth(sched, d);
+	return 0;
+}
+
+s32 UFQ_OP(lanes_insert, struct ufq_sched *sched, struct request *rq, u64 flags)
+{
+	u32 cls = lanes_classify(ufq_rq_flags(rq), ufq_rq_bytes(rq));
+	int lane = lanes_lane_of(cls);
+	struct lanes_tunables *t = tunables();
+	struct lanes_dev *d = device(sched);
+	u64 arrival, key;
+
+	if (!t || !d)
+		return ufq_insert(sched, rq, LANES_QUEUE(lane), 0);
+	/*
+	 * Alone in the scheduler, the request is the one dispatch() would pick
+	 * next: dispatch it now and save the call.
+	 */
+	if (!sched->nr_waiting && !sched->nr_ready && !ufq_direct_dispatch(sched, rq)) {
+		lanes_dispatched_alone(d, t, lane);
+		return 0;
+	}
+	arrival = ufq_rq_insert_ns(rq) ?: bpf_ktime_get_ns();
+	key = lanes_insert_key(d, t, cls, ufq_rq_sector(rq), arrival,
+			       ufq_queue_nr(sched, LANES_QUEUE(lane)), arrival);
+	return ufq_insert(sched, rq, LANES_QUEUE(lane), key);
+}
+
+void UFQ_OP(lanes_dispatch, struct ufq_sched *sched)
+{
+	struct lanes_tunables *t = tunables();
+	struct lanes_dev *d = device(sched);
+	struct lanes_choice p;
+	struct lanes_view v;
+	u32 queue;
+	bool ok;
+
+	if (!t || !d) {
+		ufq_abort(sched, "lanes: no state for the device");
+		return;
+	}
+	v.nr[LANE_READ] = ufq_queue_nr(sched, LANES_QUEUE(LANE_READ));
+	v.nr[LANE_WRITE] = ufq_queue_nr(sched, LANES_QUEUE(LANE_WRITE));
+	v.oldest_wait_ns[LANE_READ] = 0;	/* reads are due on arrival: never "expired" */
+	v.oldest_wait_ns[LANE_WRITE] = ufq_queue_oldest_wait_ns(sched, LANES_QUEUE(LANE_WRITE));
+
+	p = lanes_pick(d, t, &v);
+	if (p.lane < 0)
+		return;
+	queue = LANES_QUEUE(p.lane == LANE_WRITE ? LANE_WRITE : LANE_READ);
+	if (p.from == LANES_FROM_OLDEST)
+		ok = ufq_dispatch_oldest(sched, queue);
+	else
+		ok = ufq_dispatch(sched, queue);
+	if (ok)
+		lanes_dispatched(d, p, &v);
+}
+
+void UFQ_OP(lanes_completed, struct ufq_sched *sched, struct request *rq, u64 wait_ns,
+	    u64 service_ns)
+{
+	u64 flags = ufq_rq_flags(rq);
+	struct lanes_dev *d;
+
+	ufq_sdk_completed_class(sched, rq, wait_ns, service_ns,
+				lanes_classify(flags, ufq_rq_bytes(rq)));
+	if (flags & UFQ_RQ_WRITE)
+		return;
+	/* Interrupt context, no device lock: atomics; the tick takes them. */
+	d = device(sched);
+	if (!d)
+		return;
+	__sync_fetch_and_add(&d->read_wait_ns, wait_ns);
+	__sync_fetch_and_add(&d->read_service_ns, service_ns);
+	__sync_fetch_and_add(&d->reads_completed, 1);
+}
+
+/*
+ * Every 100 ms: keep the write depth right (nr_requests may change), and
+ * close the autotuner's window once a second, or at once when a pinned
+ * mode differs from the one in effect.
+ */
+void UFQ_OP(lanes_tick, struct ufq_sched *sched)
+{
+	struct lanes_tunables *t = tunables();
+	struct lanes_dev *d = device(sched);
+	struct lanes_window w;
+	u64 now = bpf_ktime_get_ns();
+	bool pinned_change;
+
+	if (!t || !d)
+		return;
+	pinned_change = t->mode != LANES_MODE_AUTO && t->mode != d->mode;
+	if (now - d->window_start_ns >= LANES_TUNE_PERIOD_NS || pinned_change) {
+		w.reads = d->dispatched[LANE_READ];
+		w.writes = d->dispatched[LANE_WRITE];
+		w.read_wait_ns = __sync_lock_test_and_set(&d->read_wait_ns, 0);
+		w.read_service_ns = __sync_lock_test_and_set(&d->read_service_ns, 0);
+		w.reads_completed = __sync_lock_test_and_set(&d->reads_completed, 0);
+		d->dispatched[LANE_READ] = 0;
+		d->dispatched[LANE_WRITE] = 0;
+		d->window_start_ns = now;
+		lanes_tune(d, t, &w);
+	}
+	apply_write_depth(sched, d);
+}
+
+UFQ_POLICY(lanes,
+	.init_dev = (void *)lanes_init_dev,
+	.insert = (void *)lanes_insert,
+	.dispatch = (void *)lanes_dispatch,
+	.completed = (void *)lanes_completed,
+	.tick = (void *)lanes_tick,
+	.tick_ms = 100,
+);

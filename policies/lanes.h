@@ -1,0 +1,529 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * Decision core of the lanes policy: flow-iosched 3.1's Emergency, Read and
+ * Write lanes over ufq's kernel-owned queues. Plain C, shared by
+ * lanes.bpf.c and the host unit tests (tests/unit/lanes_test.cpp).
+ *
+ * Lanes. Requests inserted at the head (flushes, requeues, passthrough)
+ * never reach a policy: ufq serves them first from its own FIFO, and that
+ * FIFO is the Emergency lane. Every other request is classified by
+ * lanes_classify(): synchronous reads, metadata and REQ_PRIO requests and
+ * writes of at most 4 KiB go to the Read lane, the rest (bulk and
+ * asynchronous writes, discards) to the Write lane.
+ *
+ * Deadlines and order inside a lane. A request's deadline is its arrival
+ * time, plus 2 ms for a small write and 2 s in the Write lane. A lane's
+ * queue is keyed by (deadline group, position): deadlines quantised by
+ * completion_window_ns, then the sector within a group, so one dispatch
+ * walk is both deadline-fair and seek-friendly (lanes_key()).
+ *
+ * Dispatch (lanes_pick()). A Write lane request whose deadline passed goes
+ * first. Otherwise the Read lane runs batches of up to batch_max_read and
+ * the Write lane batches of up to batch_max_write. While writes wait, a
+ * read batch ends after starvation_max_write reads overtook them, and no
+ * new read batch starts after writes_starved read batches in a row
+ * (mq-deadline's rule); while reads wait, a write batch ends after
+ * starvation_max_read writes. read_priority (-20..19, like nice) scales
+ * both bounds in the reads' favour (negative) or the writes' (positive), by
+ * about 25% a step. So neither lane starves: with both lanes busy, at most
+ * lanes_reads_bound() reads go between two writes and at most
+ * lanes_writes_bound() writes between two reads.
+ *
+ * Scheduler tags (lanes_write_depth()). A policy only orders requests
+ * that hold a scheduler tag; requests other than reads may hold at most 3/4
+ * of them (mq-deadline's async_depth), and in latency mode a third of them
+ * (flow's limit), so a reader finds a free tag behind a write flood.
+ *
+ * Autotuner (lanes_tune(), once a second): three modes. Latency when reads
+ * wait longer in the scheduler than they take at the device while both
+ * directions are busy; throughput when writes make at least 4 of 5
+ * dispatches and reads wait at most half their service time; balanced
+ * otherwise. A new mode must be seen in two windows in a row, and the
+ * thresholds to leave a mode are wider than those to enter it, so the mode
+ * does not flap. Each window the effective batch_max_read and
+ * starvation_max_write move halfway toward the mode's targets. The tunable
+ * mode pins a mode instead.
+ */
+#ifndef UFQ_POLICY_LANES_H
+#define UFQ_POLICY_LANES_H
+
+#include "ufq/types.h"
+#include "ufq/btf_tags.h"
+#include "ufq/rq_flags.h"
+
+enum lanes_lane { LANE_READ = 0, LANE_WRITE = 1, LANES_NR = 2 };
+
+/* Kernel queue of each lane. */
+#define LANES_QUEUE(lane) ((u32)(lane))
+
+/* Request classes, for the class latency histograms (ufqctl stats). */
+enum lanes_class {
+	LANES_CLASS_READ = 0,		/* reads, metadata, REQ_PRIO: Read lane */
+	LANES_CLASS_SMALL_WRITE = 1,	/* writes of at most 4 KiB: Read lane */
+	LANES_CLASS_WRITE = 2,		/* everything else: Write lane */
+};
+
+/* Autotuner modes; LANES_MODE_AUTO only as the tunable, never in effect. */
+enum lanes_mode {
+	LANES_MODE_AUTO = 0,
+	LANES_MODE_BALANCED = 1,
+	LANES_MODE_LATENCY = 2,
+	LANES_MODE_THROUGHPUT = 3,
+};
+
+#define LANES_SMALL_WRITE_BYTES 4096
+#define LANES_SMALL_WRITE_DELAY_NS 2000000ULL	/* 2 ms */
+#define LANES_WRITE_DELAY_NS 2000000000ULL	/* 2 s */
+#define LANES_TUNE_PERIOD_NS 1000000000ULL	/* the autotuner's window */
+
+/*
+ * Tunables, with flow-iosched's names and defaults. The batch and
+ * starvation values are the balanced mode's; the autotuner derives the
+ * effective ones from them (struct lanes_dev).
+ */
+#define LANES_DEFAULT_READ_PRIORITY 0
+#define LANES_DEFAULT_BATCH_MAX_READ 16
+#define LANES_DEFAULT_BATCH_MAX_WRITE 16
+#define LANES_DEFAULT_COMPLETION_WINDOW_NS 8000000
+#define LANES_DEFAULT_STARVATION_MAX_READ 5
+#define LANES_DEFAULT_STARVATION_MAX_WRITE 20
+#define LANES_DEFAULT_WRITES_STARVED 2
+#define LANES_MAX_BOUND 1024
+
+struct lanes_tunables {
+	/* like nice: below 0 favours reads over writes, above 0 the other way */
+	s32 read_priority UFQ_TUNABLE(LANES_DEFAULT_READ_PRIORITY, -20, 19);
+	/* requests per Read lane batch (balanced mode) */
+	u32 batch_max_read UFQ_TUNABLE(LANES_DEFAULT_BATCH_MAX_READ, 1, 1024);
+	/* requests per Write lane batch */
+	u32 batch_max_write UFQ_TUNABLE(LANES_DEFAULT_BATCH_MAX_WRITE, 1, 1024);
+	/* deadline quantum: requests whose deadlines fall in one window go by sector */
+	u32 completion_window_ns UFQ_TUNABLE(LANES_DEFAULT_COMPLETION_WINDOW_NS, 100000,
+					     1000000000);
+	/* writes that may go while reads wait before the Read lane runs */
+	u32 starvation_max_read UFQ_TUNABLE(LANES_DEFAULT_STARVATION_MAX_READ, 1, 1024);
+	/* reads that may go while writes wait before the Write lane runs (balanced mode) */
+	u32 starvation_max_write UFQ_TUNABLE(LANES_DEFAULT_STARVATION_MAX_WRITE, 1, 1024);
+	/* read batches in a row while writes wait before a write batch */
+	u32 writes_starved UFQ_TUNABLE(LANES_DEFAULT_WRITES_STARVED, 0, 1000);
+	/* auto, balanced, latency or throughput */
+	enum lanes_mode mode UFQ_TUNABLE(LANES_MODE_AUTO, 0, 3);
+};
+
+static inline void lanes_tunables_default(struct lanes_tunables *t)
+{
+	t->read_priority = LANES_DEFAULT_READ_PRIORITY;
+	t->batch_max_read = LANES_DEFAULT_BATCH_MAX_READ;
+	t->batch_max_write = LANES_DEFAULT_BATCH_MAX_WRITE;
+	t->completion_window_ns = LANES_DEFAULT_COMPLETION_WINDOW_NS;
+	t->starvation_max_read = LANES_DEFAULT_STARVATION_MAX_READ;
+	t->starvation_max_write = LANES_DEFAULT_STARVATION_MAX_WRITE;
+	t->writes_starved = LANES_DEFAULT_WRITES_STARVED;
+	t->mode = LANES_MODE_AUTO;
+}
+
+/* Where the current batch is. */
+#define LANES_NO_BATCH 0xffffffffU
+
+/*
+ * One device's state, at its ufq id in the map lanes_status, where
+ * `bpftool map dump name lanes_status` and `ufqctl get lanes` show it.
+ * The dispatch fields change under the device lock; the window counters
+ * also from completions, with atomic adds.
+ */
+struct lanes_dev {
+	u32 dev;			/* the device (MKDEV) that has this id now */
+	/* in effect: the autotuner's choice, or the pinned mode */
+	enum lanes_mode mode;
+	u32 batch_max_read;
+	u32 starvation_max_write;
+	u32 write_depth;		/* scheduler tags for non-reads; 0: not set */
+
+	/* dispatch */
+	u32 lane;			/* of the current batch, LANES_NO_BATCH before any */
+	u32 batch;			/* dispatched in the current batch */
+	u32 read_batches;		/* read batches started in a row while writes waited */
+	u32 reads_over_writes;		/* reads dispatched while writes waited */
+	u32 writes_over_reads;		/* writes dispatched while reads waited */
+	enum lanes_mode candidate;	/* mode the last window pointed to */
+	u64 epoch_ns[LANES_NR];		/* deadline group 0 of each lane */
+
+	/* the current window of the autotuner */
+	u64 window_start_ns;
+	u64 dispatched[LANES_NR];	/* requests dispatched, by direction */
+	u64 read_wait_ns;		/* reads completed: time in the scheduler */
+	u64 read_service_ns;		/*		    time at the device */
+	u64 reads_completed;
+
+	/* totals, for users */
+	u64 expired_writes;		/* writes dispatched because their deadline passed */
+	u64 windows;			/* autotuner windows closed */
+	u64 mode_changes;
+};
+
+static inline void lanes_dev_init(struct lanes_dev *d, const struct lanes_tunables *t,
+				  u64 now)
+{
+	__builtin_memset(d, 0, sizeof(*d));
+	d->epoch_ns[LANE_READ] = now;
+	d->epoch_ns[LANE_WRITE] = now;
+	d->mode = LANES_MODE_BALANCED;
+	d->candidate = LANES_MODE_BALANCED;
+	d->batch_max_read = t->batch_max_read;
+	d->starvation_max_write = t->starvation_max_write;
+	d->lane = LANES_NO_BATCH;
+	d->window_start_ns = now;
+}
+
+/* ---- classification and keys ------------------------------------------------------------ */
+
+/* The class of a request with UFQ_RQ_* @flags and @bytes. */
+static inline u32 lanes_classify(u64 flags, u32 bytes)
+{
+	if (flags & UFQ_RQ_DISCARD)
+		return LANES_CLASS_WRITE;
+	if (!(flags & UFQ_RQ_WRITE) || (flags & (UFQ_RQ_META | UFQ_RQ_PRIO)))
+		return LANES_CLASS_READ;
+	if (bytes <= LANES_SMALL_WRITE_BYTES)
+		return LANES_CLASS_SMALL_WRITE;
+	return LANES_CLASS_WRITE;
+}
+
+static inline u32 lanes_lane_of(u32 cls)
+{
+	return cls == LANES_CLASS_WRITE ? LANE_WRITE : LANE_READ;
+}
+
+/* How long after its arrival a request of @cls is due. */
+static inline u64 lanes_delay_ns(u32 cls)
+{
+	if (cls == LANES_CLASS_WRITE)
+		return LANES_WRITE_DELAY_NS;
+	if (cls == LANES_CLASS_SMALL_WRITE)
+		return LANES_SMALL_WRITE_DELAY_NS;
+	return 0;
+}
+
+/*
+ * A key is the deadline group in the top LANES_GROUP_BITS and the position
+ * in 4 KiB units below: 2^28 groups are 25 days of 8 ms windows (30 min of
+ * the smallest, 100 us), 2^36 units are 256 TiB. The groups count from the
+ * lane's epoch, which moves to the present whenever the lane is empty, so
+ * only a lane that never drains for that long reaches the last group; from
+ * then on its newest requests are ordered by position alone (and expired
+ * writes still go first), until it drains once.
+ */
+#define LANES_POS_BITS 36
+#define LANES_GROUP_BITS (64 - LANES_POS_BITS)
+#define LANES_POS_MAX ((1ULL << LANES_POS_BITS) - 1)
+#define LANES_GROUP_MAX ((1ULL << LANES_GROUP_BITS) - 1)
+
+static inline u64 lanes_key(u64 deadline_ns, u64 epoch_ns, u32 window_ns, u64 sector)
+{
+	u64 group = 0, pos = sector >> 3;
+
+	if (window_ns == 0)
+		window_ns = 1;
+	if (deadline_ns > epoch_ns)
+		group = (deadline_ns - epoch_ns) / window_ns;
+	if (group > LANES_GROUP_MAX)
+		group = LANES_GROUP_MAX;
+	if (pos > LANES_POS_MAX)
+		pos = LANES_POS_MAX;
+	return group << LANES_POS_BITS | pos;
+}
+
+/*
+ * The key of a request of class @cls at @sector that arrived at @arrival_ns,
+ * going into lane @lane holding @nr_waiting requests at @now. An empty lane
+ * starts its groups anew at @now.
+ */
+static inline u64 lanes_insert_key(struct lanes_dev *d, const struct lanes_tunables *t,
+				   u32 cls, u64 sector, u64 arrival_ns, u32 nr_waiting, u64 now)
+{
+	u64 *epoch = lanes_lane_of(cls) == LANE_WRITE ? &d->epoch_ns[LANE_WRITE] :
+							 &d->epoch_ns[LANE_READ];
+
+	if (!nr_waiting)
+		*epoch = now;
+	return lanes_key(arrival_ns + lanes_delay_ns(cls), *epoch, t->completion_window_ns,
+			 sector);
+}
+
+/* ---- dispatch ---------------------------------------------------------------------------- */
+
+/*
+ * read_priority as a weight in 1/1024, like the scheduler's nice levels:
+ * 1024 at 0, about 25% more per step below and 20% less per step above.
+ */
+static inline u64 lanes_read_weight(s32 read_priority)
+{
+	u64 w = 1024;
+	int i;
+
+	if (read_priority < -20)
+		read_priority = -20;
+	if (read_priority > 19)
+		read_priority = 19;
+	for (i = 0; i < 20; i++) {
+		if (i < -read_priority)
+			w = w * 5 / 4;
+		else if (i < read_priority)
+			w = w * 4 / 5;
+	}
+	return w;
+}
+
+static inline u32 lanes_clamp_bound(u64 v)
+{
+	if (v < 1)
+		return 1;
+	if (v > LANES_MAX_BOUND * 128)
+		return LANES_MAX_BOUND * 128;
+	return (u32)v;
+}
+
+/* Reads that may overtake waiting writes before the Write lane runs. */
+static inline u32 lanes_reads_bound(const struct lanes_dev *d, const struct lanes_tunables *t)
+{
+	return lanes_clamp_bound((u64)d->starvation_max_write *
+				 lanes_read_weight(t->read_priority) / 1024);
+}
+
+/* Writes that may overtake waiting reads before the Read lane runs. */
+static inline u32 lanes_writes_bound(const struct lanes_tunables *t)
+{
+	return lanes_clamp_bound((u64)t->starvation_max_read * 1024 /
+				 lanes_read_weight(t->read_priority));
+}
+
+/* What the kernel's queues look like at dispatch time. */
+struct lanes_view {
+	u32 nr[LANES_NR];
+	u64 oldest_wait_ns[LANES_NR];
+};
+
+enum lanes_from {
+	LANES_FROM_KEY,		/* the lowest key: earliest deadline group, lowest position */
+	LANES_FROM_OLDEST,	/* the request that waited longest */
+};
+
+struct lanes_choice {
+	int lane;		/* -1: nothing waits */
+	enum lanes_from from;
+	bool new_batch;
+};
+
+static inline u32 lanes_nr(const struct lanes_view *v, int lane)
+{
+	return lane == LANE_WRITE ? v->nr[LANE_WRITE] : v->nr[LANE_READ];
+}
+
+/* Which lane gives up its next request, and from where. Changes nothing. */
+static inline struct lanes_choice lanes_pick(const struct lanes_dev *d,
+					   const struct lanes_tunables *t,
+					   const struct lanes_view *v)
+{
+	struct lanes_choice p = { .lane = -1, .from = LANES_FROM_KEY, .new_batch = true };
+	u32 reads = v->nr[LANE_READ], writes = v->nr[LANE_WRITE];
+	bool reads_starving, writes_starving;
+
+	if (!reads && !writes)
+		return p;
+	if (writes && v->oldest_wait_ns[LANE_WRITE] >= LANES_WRITE_DELAY_NS) {
+		p.lane = LANE_WRITE;
+		p.from = LANES_FROM_OLDEST;
+		p.new_batch = d->lane != LANE_WRITE;
+		return p;
+	}
+	writes_starving = writes && d->reads_over_writes >= lanes_reads_bound(d, t);
+	reads_starving = reads && d->writes_over_reads >= lanes_writes_bound(t);
+
+	p.new_batch = false;
+	p.lane = (int)d->lane;
+	if (d->lane == LANE_READ && reads && d->batch < d->batch_max_read && !writes_starving)
+		return p;
+	if (d->lane == LANE_WRITE && writes && d->batch < t->batch_max_write && !reads_starving)
+		return p;
+
+	p.new_batch = true;
+	if (!writes)
+		p.lane = LANE_READ;
+	else if (!reads)
+		p.lane = LANE_WRITE;
+	else if (writes_starving || d->read_batches >= t->writes_starved)
+		/* Both starving (a small bound on each side): take turns. */
+		p.lane = reads_starving && d->lane == LANE_WRITE ? LANE_READ : LANE_WRITE;
+	else
+		p.lane = LANE_READ;
+	return p;
+}
+
+static inline u32 lanes_sat_inc(u32 v)
+{
+	return v == 0xffffffffU ? v : v + 1;
+}
+
+/* The request @p chose was dispatched; @v is the view @p was chosen from. */
+static inline void lanes_dispatched(struct lanes_dev *d, struct lanes_choice p,
+				    const struct lanes_view *v)
+{
+	bool write = p.lane == LANE_WRITE;
+
+	if (p.new_batch) {
+		d->batch = 0;
+		if (write) {
+			d->read_batches = 0;
+			d->reads_over_writes = 0;
+		} else {
+			d->writes_over_reads = 0;
+			if (v->nr[LANE_WRITE])
+				d->read_batches = lanes_sat_inc(d->read_batches);
+		}
+	}
+	d->lane = write ? LANE_WRITE : LANE_READ;
+	d->batch = lanes_sat_inc(d->batch);
+	if (write && v->nr[LANE_READ])
+		d->writes_over_reads = lanes_sat_inc(d->writes_over_reads);
+	if (!write && v->nr[LANE_WRITE])
+		d->reads_over_writes = lanes_sat_inc(d->reads_over_writes);
+	if (p.from == LANES_FROM_OLDEST)
+		d->expired_writes++;
+	if (write)
+		d->dispatched[LANE_WRITE]++;
+	else
+		d->dispatched[LANE_READ]++;
+}
+
+/*
+ * A request of @lane was dispatched directly from insert because nothing
+ * else waited: account it as lanes_pick() would have chosen it with that
+ * request alone in the queues.
+ */
+static inline void lanes_dispatched_alone(struct lanes_dev *d, const struct lanes_tunables *t,
+					  int lane)
+{
+	struct lanes_view v;
+	struct lanes_choice p;
+
+	__builtin_memset(&v, 0, sizeof(v));
+	if (lane == LANE_WRITE)
+		v.nr[LANE_WRITE] = 1;
+	else
+		v.nr[LANE_READ] = 1;
+	p = lanes_pick(d, t, &v);
+	lanes_dispatched(d, p, &v);
+}
+
+/* ---- scheduler tags ---------------------------------------------------------------------- */
+
+/* Scheduler tags requests other than reads may hold in @mode, of @nr_requests. */
+static inline u32 lanes_write_depth(u32 mode, u32 nr_requests)
+{
+	u64 depth = mode == LANES_MODE_LATENCY ? nr_requests / 3 : (u64)nr_requests * 3 / 4;
+
+	return depth ? (u32)depth : 1;
+}
+
+/* ---- autotuner --------------------------------------------------------------------------- */
+
+/* What one window of the autotuner saw. */
+struct lanes_window {
+	u64 reads, writes;		/* dispatched */
+	u64 read_wait_ns;		/* reads completed: summed time in the scheduler */
+	u64 read_service_ns;		/*		    and at the device */
+	u64 reads_completed;
+};
+
+/* The mode one window points to, given the mode in effect (for hysteresis). */
+static inline enum lanes_mode lanes_mode_for(enum lanes_mode current,
+					     const struct lanes_window *w)
+{
+	u64 wait, service;
+
+	if (!w->reads && !w->writes)
+		return current;			/* idle: nothing learnt */
+	if (!w->reads || !w->writes)
+		return LANES_MODE_BALANCED;	/* one direction: nothing to arbitrate */
+	if (!w->reads_completed)
+		return current;
+	wait = w->read_wait_ns / w->reads_completed;
+	service = w->read_service_ns / w->reads_completed;
+
+	if (current == LANES_MODE_LATENCY)
+		return wait * 2 > service ? LANES_MODE_LATENCY : LANES_MODE_BALANCED;
+	if (wait > service)
+		return LANES_MODE_LATENCY;
+	if (current == LANES_MODE_THROUGHPUT)
+		return w->writes >= 2 * w->reads ? LANES_MODE_THROUGHPUT : LANES_MODE_BALANCED;
+	if (w->writes >= 4 * w->reads && wait * 2 <= service)
+		return LANES_MODE_THROUGHPUT;
+	return LANES_MODE_BALANCED;
+}
+
+static inline u32 lanes_cap(u64 v)
+{
+	if (v < 1)
+		return 1;
+	return v > LANES_MAX_BOUND ? LANES_MAX_BOUND : (u32)v;
+}
+
+/* The effective batch_max_read and starvation_max_write @mode aims at. */
+static inline void lanes_mode_targets(u32 mode, const struct lanes_tunables *t,
+				      u32 *batch_max_read, u32 *starvation_max_write)
+{
+	if (mode == LANES_MODE_LATENCY) {
+		*batch_max_read = lanes_cap((u64)t->batch_max_read * 2);
+		*starvation_max_write = lanes_cap((u64)t->starvation_max_write * 4);
+	} else if (mode == LANES_MODE_THROUGHPUT) {
+		*batch_max_read = lanes_cap(t->batch_max_read / 2);
+		*starvation_max_write = lanes_cap(t->starvation_max_write / 4);
+	} else {
+		*batch_max_read = lanes_cap(t->batch_max_read);
+		*starvation_max_write = lanes_cap(t->starvation_max_write);
+	}
+}
+
+/* Halfway from @cur to @target, at least one step. */
+static inline u32 lanes_step(u32 cur, u32 target)
+{
+	if (cur < target)
+		return cur + (target - cur + 1) / 2;
+	if (cur > target)
+		return cur - (cur - target + 1) / 2;
+	return cur;
+}
+
+/*
+ * Closes a window: chooses the mode (or takes the pinned one) and moves the
+ * effective values a step toward its targets. Returns true if the mode
+ * changed.
+ */
+static inline bool lanes_tune(struct lanes_dev *d, const struct lanes_tunables *t,
+			      const struct lanes_window *w)
+{
+	enum lanes_mode want, old = d->mode;
+	u32 bmr, smw;
+
+	if (t->mode == LANES_MODE_BALANCED || t->mode == LANES_MODE_LATENCY ||
+	    t->mode == LANES_MODE_THROUGHPUT) {
+		want = t->mode;
+		d->candidate = want;
+		d->mode = want;
+	} else {
+		want = lanes_mode_for(d->mode, w);
+		/* A change must be seen in two windows in a row. */
+		if (want != d->mode && want == d->candidate)
+			d->mode = want;
+		d->candidate = want;
+	}
+	lanes_mode_targets(d->mode, t, &bmr, &smw);
+	d->batch_max_read = lanes_step(d->batch_max_read, bmr);
+	d->starvation_max_write = lanes_step(d->starvation_max_write, smw);
+	d->windows++;
+	if (d->mode != old)
+		d->mode_changes++;
+	return d->mode != old;
+}
+
+#endif /* UFQ_POLICY_LANES_H */
