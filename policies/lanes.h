@@ -31,8 +31,9 @@
  *
  * Scheduler tags (lanes_write_depth()). A policy only orders requests
  * that hold a scheduler tag; requests other than reads may hold at most 3/4
- * of them (mq-deadline's async_depth), and in latency mode a third of them
- * (flow's limit), so a reader finds a free tag behind a write flood.
+ * of them, and in latency mode a third of them (flow's limit), so a reader
+ * finds a free tag behind a write flood. (mq-deadline's async_depth, which
+ * applies to the same requests, defaults to all of them in 6.12.)
  *
  * Autotuner (lanes_tune(), once a second): three modes. Latency when reads
  * wait longer in the scheduler than they take at the device while both
@@ -417,11 +418,20 @@ static inline void lanes_dispatched_alone(struct lanes_dev *d, const struct lane
 
 /* ---- scheduler tags ---------------------------------------------------------------------- */
 
-/* Scheduler tags requests other than reads may hold in @mode, of @nr_requests. */
+/*
+ * Scheduler tags requests other than reads may hold in @mode, of
+ * @nr_requests. blk-mq spreads a limit over the words of its tag bitmap,
+ * rounding up in each: 4 words for the usual sizes (8 to 128 tags, see
+ * docs/writing-a-policy.md), so a limit that is not a multiple of 4 may be
+ * exceeded by up to 3 (6 of 8 would be no limit at all). Rounded down to a
+ * multiple of 4 then, where that leaves one.
+ */
 static inline u32 lanes_write_depth(u32 mode, u32 nr_requests)
 {
 	u64 depth = mode == LANES_MODE_LATENCY ? nr_requests / 3 : (u64)nr_requests * 3 / 4;
 
+	if (depth >= 4)
+		depth &= ~3ULL;
 	return depth ? (u32)depth : 1;
 }
 

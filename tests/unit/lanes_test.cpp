@@ -268,13 +268,16 @@ TEST_F(LanesTest, NoLaneStarves) {
 
 // ---- scheduler tags ----------------------------------------------------------------------
 
-TEST(LanesDepth, ThreeQuartersOrAThirdNeverZero) {
-    EXPECT_EQ(lanes_write_depth(LANES_MODE_BALANCED, 8), 6u);
+TEST(LanesDepth, ThreeQuartersOrAThirdInWholeBitmapWordsNeverZero) {
+    EXPECT_EQ(lanes_write_depth(LANES_MODE_BALANCED, 8), 4u); // 6 would be no limit on 8 tags
+    EXPECT_EQ(lanes_write_depth(LANES_MODE_BALANCED, 16), 12u);
     EXPECT_EQ(lanes_write_depth(LANES_MODE_THROUGHPUT, 64), 48u);
+    EXPECT_EQ(lanes_write_depth(LANES_MODE_BALANCED, 256), 192u);
+    EXPECT_EQ(lanes_write_depth(LANES_MODE_LATENCY, 64), 20u);
     EXPECT_EQ(lanes_write_depth(LANES_MODE_LATENCY, 8), 2u);
     EXPECT_EQ(lanes_write_depth(LANES_MODE_LATENCY, 2), 1u);
     EXPECT_EQ(lanes_write_depth(LANES_MODE_BALANCED, 1), 1u);
-    EXPECT_EQ(lanes_write_depth(LANES_MODE_BALANCED, 0xffffffffu), 3221225471u)
+    EXPECT_EQ(lanes_write_depth(LANES_MODE_BALANCED, 0xffffffffu), 3221225468u)
         << "no overflow for huge nr_requests";
 }
 
