@@ -30,6 +30,20 @@ struct {
 	__type(value, struct lanes_dev);
 } lanes_status SEC(".maps");
 
+/*
+ * Completed reads per device, per CPU: completions run on any CPU, often
+ * in interrupt context, and never share a cache line this way. The tick
+ * adds the CPUs up.
+ */
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, LANES_MAX_DEVICES);
+	__type(key, u32);		/* struct ufq_sched.id */
+	__type(value, struct lanes_reads);
+} lanes_reads SEC(".maps");
+
+#define LANES_MAX_CPUS 1024
+
 static struct lanes_tunables *tunables(void)
 {
 	u32 zero = 0;
@@ -42,6 +56,23 @@ static struct lanes_dev *device(struct ufq_sched *sched)
 	u32 id = sched->id;
 
 	return bpf_map_lookup_elem(&lanes_status, &id);
+}
+
+/* The device's completed reads, over every CPU. */
+static struct lanes_reads sum_reads(struct ufq_sched *sched)
+{
+	struct lanes_reads sum = { 0 }, *r;
+	u32 id = sched->id, cpu;
+
+	for (cpu = 0; cpu < LANES_MAX_CPUS; cpu++) {
+		r = bpf_map_lookup_percpu_elem(&lanes_reads, &id, cpu);
+		if (!r)
+			break;		/* past the last possible CPU */
+		sum.wait_ns += r->wait_ns;
+		sum.service_ns += r->service_ns;
+		sum.completed += r->completed;
+	}
+	return sum;
 }
 
 /* Limits the scheduler tags of everything but reads to what the mode allows. */
@@ -74,6 +105,7 @@ s32 UFQ_OP(lanes_init_dev, struct ufq_sched *sched)
 	 */
 	lanes_dev_init(&st, t, bpf_ktime_get_ns());
 	st.dev = sched->dev;
+	st.reads_at_start = sum_reads(sched);
 	/* Fails (-E2BIG) for an id beyond the map. */
 	err = bpf_map_update_elem(&lanes_status, &id, &st, BPF_ANY);
 	if (err)
@@ -142,19 +174,23 @@ void UFQ_OP(lanes_completed, struct ufq_sched *sched, struct request *rq, u64 wa
 	    u64 service_ns)
 {
 	u64 flags = ufq_rq_flags(rq);
-	struct lanes_dev *d;
+	struct lanes_reads *r;
+	u32 id = sched->id;
 
 	ufq_sdk_completed_class(sched, rq, wait_ns, service_ns,
 				lanes_classify(flags, ufq_rq_bytes(rq)));
 	if (flags & UFQ_RQ_WRITE)
 		return;
-	/* Interrupt context, no device lock: atomics; the tick takes them. */
-	d = device(sched);
-	if (!d)
+	/*
+	 * This CPU's totals. A completion interrupting another on the same
+	 * CPU may lose an add: a statistic, like the SDK's histograms.
+	 */
+	r = bpf_map_lookup_elem(&lanes_reads, &id);
+	if (!r)
 		return;
-	__sync_fetch_and_add(&d->read_wait_ns, wait_ns);
-	__sync_fetch_and_add(&d->read_service_ns, service_ns);
-	__sync_fetch_and_add(&d->reads_completed, 1);
+	r->wait_ns += wait_ns;
+	r->service_ns += service_ns;
+	r->completed++;
 }
 
 /*
@@ -167,6 +203,7 @@ void UFQ_OP(lanes_tick, struct ufq_sched *sched)
 	struct lanes_tunables *t = tunables();
 	struct lanes_dev *d = device(sched);
 	struct lanes_window w;
+	struct lanes_reads reads;
 	u64 now = bpf_ktime_get_ns();
 	bool pinned_change;
 
@@ -174,14 +211,8 @@ void UFQ_OP(lanes_tick, struct ufq_sched *sched)
 		return;
 	pinned_change = t->mode != LANES_MODE_AUTO && t->mode != d->mode;
 	if (now - d->window_start_ns >= LANES_TUNE_PERIOD_NS || pinned_change) {
-		w.reads = d->dispatched[LANE_READ];
-		w.writes = d->dispatched[LANE_WRITE];
-		w.read_wait_ns = __sync_lock_test_and_set(&d->read_wait_ns, 0);
-		w.read_service_ns = __sync_lock_test_and_set(&d->read_service_ns, 0);
-		w.reads_completed = __sync_lock_test_and_set(&d->reads_completed, 0);
-		d->dispatched[LANE_READ] = 0;
-		d->dispatched[LANE_WRITE] = 0;
-		d->window_start_ns = now;
+		reads = sum_reads(sched);
+		w = lanes_close_window(d, &reads, now);
 		lanes_tune(d, t, &w);
 	}
 	apply_write_depth(sched, d);

@@ -123,14 +123,21 @@ static inline void lanes_tunables_default(struct lanes_tunables *t)
 	t->mode = LANES_MODE_AUTO;
 }
 
+/* Reads completed on a device, as totals since its binding. */
+struct lanes_reads {
+	u64 wait_ns;			/* time in the scheduler */
+	u64 service_ns;			/* time at the device */
+	u64 completed;
+};
+
 /* Where the current batch is. */
 #define LANES_NO_BATCH 0xffffffffU
 
 /*
  * One device's state, at its ufq id in the map lanes_status, where
  * `bpftool map dump name lanes_status` and `ufqctl get lanes` show it.
- * The dispatch fields change under the device lock; the window counters
- * also from completions, with atomic adds.
+ * Changed under the device lock only: completions count into per-CPU
+ * totals (struct lanes_reads), which the window takes differences of.
  */
 struct lanes_dev {
 	u32 dev;			/* the device (MKDEV) that has this id now */
@@ -152,9 +159,7 @@ struct lanes_dev {
 	/* the current window of the autotuner */
 	u64 window_start_ns;
 	u64 dispatched[LANES_NR];	/* requests dispatched, by direction */
-	u64 read_wait_ns;		/* reads completed: time in the scheduler */
-	u64 read_service_ns;		/*		    time at the device */
-	u64 reads_completed;
+	struct lanes_reads reads_at_start; /* completed reads before the window */
 
 	/* totals, for users */
 	u64 expired_writes;		/* writes dispatched because their deadline passed */
@@ -337,8 +342,11 @@ static inline struct lanes_choice lanes_pick(const struct lanes_dev *d,
 		p.new_batch = d->lane != LANE_WRITE;
 		return p;
 	}
-	writes_starving = writes && d->reads_over_writes >= lanes_reads_bound(d, t);
-	reads_starving = reads && d->writes_over_reads >= lanes_writes_bound(t);
+	/* (The bounds are at least 1: no need to work them out at 0.) */
+	writes_starving = writes && d->reads_over_writes &&
+			  d->reads_over_writes >= lanes_reads_bound(d, t);
+	reads_starving = reads && d->writes_over_reads &&
+			 d->writes_over_reads >= lanes_writes_bound(t);
 
 	p.new_batch = false;
 	p.lane = (int)d->lane;
@@ -444,6 +452,28 @@ struct lanes_window {
 	u64 read_service_ns;		/*		    and at the device */
 	u64 reads_completed;
 };
+
+/*
+ * Ends the window: what it saw, given the read totals @now; the next one
+ * starts at @now_ns.
+ */
+static inline struct lanes_window lanes_close_window(struct lanes_dev *d,
+						     const struct lanes_reads *now, u64 now_ns)
+{
+	struct lanes_window w;
+
+	w.reads = d->dispatched[LANE_READ];
+	w.writes = d->dispatched[LANE_WRITE];
+	/* Totals only grow; differences of unsigned counters survive a wrap. */
+	w.read_wait_ns = now->wait_ns - d->reads_at_start.wait_ns;
+	w.read_service_ns = now->service_ns - d->reads_at_start.service_ns;
+	w.reads_completed = now->completed - d->reads_at_start.completed;
+	d->reads_at_start = *now;
+	d->dispatched[LANE_READ] = 0;
+	d->dispatched[LANE_WRITE] = 0;
+	d->window_start_ns = now_ns;
+	return w;
+}
 
 /* The mode one window points to, given the mode in effect (for hysteresis). */
 static inline enum lanes_mode lanes_mode_for(enum lanes_mode current,

@@ -397,6 +397,22 @@ TEST_F(LanesTest, TunerSettlesOnSimulatedPhases) {
     }
 }
 
+TEST_F(LanesTest, AWindowIsTheDifferenceOfTheTotalsEvenAcrossAWrap) {
+    d.dispatched[LANE_READ] = 7;
+    d.dispatched[LANE_WRITE] = 3;
+    d.reads_at_start = {~0ULL - 9, 100, 5}; // wait_ns about to wrap
+    const lanes_reads now{20, 400, 9};
+    const lanes_window w = lanes_close_window(&d, &now, 123);
+    EXPECT_EQ(w.reads, 7u);
+    EXPECT_EQ(w.writes, 3u);
+    EXPECT_EQ(w.read_wait_ns, 30u);
+    EXPECT_EQ(w.read_service_ns, 300u);
+    EXPECT_EQ(w.reads_completed, 4u);
+    EXPECT_EQ(d.dispatched[LANE_READ], 0u);
+    EXPECT_EQ(d.reads_at_start.completed, 9u);
+    EXPECT_EQ(d.window_start_ns, 123u);
+}
+
 TEST(LanesTargets, StayInRange) {
     lanes_tunables t{};
     lanes_tunables_default(&t);

@@ -15,8 +15,9 @@ assert_policy "$dev" lanes
 maps=/sys/fs/bpf/ufq/lanes/maps
 id=$(iosched "$dev" id)
 tun() { bpftool -j map dump pinned "$maps/lanes_tunables" | jq -c ".[0].formatted.value$1"; }
-st() { bpftool -j map dump pinned "$maps/lanes_status" | jq -c ".[] | select(.key == $id) | .formatted.value$1"; }
+st() { bpftool -j map dump pinned "$maps/lanes_status" | jq -c ".[] | select(.formatted.key == $id) | .formatted.value$1"; }
 st_is() { [ "$(st "$1")" = "$2" ]; }
+st_ge() { [ "$(st "$1")" -ge "$2" ]; }
 
 assert_eq "batch_max_read" 16 "$(tun .batch_max_read)"
 assert_eq "completion_window_ns" 8000000 "$(tun .completion_window_ns)"
@@ -47,7 +48,7 @@ assert_ge "class 0 (read) reads" 1 "$(jq '.classes["0"].read.count // 0' <<<"$li
 assert_ge "class 1 (small write) writes" 1000 "$(jq '.classes["1"].write.count // 0' <<<"$line")"
 assert_ge "class 2 (write) writes" 1 "$(jq '.classes["2"].write.count // 0' <<<"$line")"
 assert_eq "class 2 reads" 0 "$(jq '.classes["2"].read.count // 0' <<<"$line")"
-wait_for "an autotuner window to close" 5 bash -c "[ \"\$(bpftool -j map dump pinned $maps/lanes_status | jq '.[] | select(.key == $id) | .formatted.value.windows')\" -ge 1 ]"
+wait_for "an autotuner window to close" 5 st_ge .windows 1
 
 # A pinned mode takes effect at the next tick, and its values step there.
 mode_is() { [ "$(ufqctl get lanes | awk '$1 == "mode" && seen { print $2 } /^lanes_status on/ { seen = 1 }')" = "$1" ]; }
