@@ -59,20 +59,22 @@ static struct lanes_dev *device(struct ufq_sched *sched)
 }
 
 /* The device's completed reads, over every CPU. */
-static struct lanes_reads sum_reads(struct ufq_sched *sched)
+static void sum_reads(struct ufq_sched *sched, struct lanes_reads *sum)
 {
-	struct lanes_reads sum = { 0 }, *r;
+	struct lanes_reads *r;
 	u32 id = sched->id, cpu;
 
+	sum->wait_ns = 0;
+	sum->service_ns = 0;
+	sum->completed = 0;
 	for (cpu = 0; cpu < LANES_MAX_CPUS; cpu++) {
 		r = bpf_map_lookup_percpu_elem(&lanes_reads, &id, cpu);
 		if (!r)
 			break;		/* past the last possible CPU */
-		sum.wait_ns += r->wait_ns;
-		sum.service_ns += r->service_ns;
-		sum.completed += r->completed;
+		sum->wait_ns += r->wait_ns;
+		sum->service_ns += r->service_ns;
+		sum->completed += r->completed;
 	}
-	return sum;
 }
 
 /* Limits the scheduler tags of everything but reads to what the mode allows. */
@@ -98,14 +100,14 @@ s32 UFQ_OP(lanes_init_dev, struct ufq_sched *sched)
 	/* ufqctl writes the defaults at load; all zero: loaded some other way. */
 	t = ufq_tunables_init(&lanes_tunables, lanes_tunables_default);
 	if (!t)
-		return -ENOENT;
+		return -2; /* ENOENT (not in vmlinux.h); a one-entry array always has it */
 	/*
 	 * Also after an in-place update: waiting requests are offered again
 	 * and get keys from the new state.
 	 */
 	lanes_dev_init(&st, t, bpf_ktime_get_ns());
 	st.dev = sched->dev;
-	st.reads_at_start = sum_reads(sched);
+	sum_reads(sched, &st.reads_at_start);
 	/* Fails (-E2BIG) for an id beyond the map. */
 	err = bpf_map_update_elem(&lanes_status, &id, &st, BPF_ANY);
 	if (err)
@@ -158,7 +160,7 @@ void UFQ_OP(lanes_dispatch, struct ufq_sched *sched)
 	v.oldest_wait_ns[LANE_READ] = 0;	/* reads are due on arrival: never "expired" */
 	v.oldest_wait_ns[LANE_WRITE] = ufq_queue_oldest_wait_ns(sched, LANES_QUEUE(LANE_WRITE));
 
-	p = lanes_pick(d, t, &v);
+	lanes_pick(d, t, &v, &p);
 	if (p.lane < 0)
 		return;
 	queue = LANES_QUEUE(p.lane == LANE_WRITE ? LANE_WRITE : LANE_READ);
@@ -167,7 +169,7 @@ void UFQ_OP(lanes_dispatch, struct ufq_sched *sched)
 	else
 		ok = ufq_dispatch(sched, queue);
 	if (ok)
-		lanes_dispatched(d, p, &v);
+		lanes_dispatched(d, &p, &v);
 }
 
 void UFQ_OP(lanes_completed, struct ufq_sched *sched, struct request *rq, u64 wait_ns,
@@ -211,8 +213,8 @@ void UFQ_OP(lanes_tick, struct ufq_sched *sched)
 		return;
 	pinned_change = t->mode != LANES_MODE_AUTO && t->mode != d->mode;
 	if (now - d->window_start_ns >= LANES_TUNE_PERIOD_NS || pinned_change) {
-		reads = sum_reads(sched);
-		w = lanes_close_window(d, &reads, now);
+		sum_reads(sched, &reads);
+		lanes_close_window(d, &reads, now, &w);
 		lanes_tune(d, t, &w);
 	}
 	apply_write_depth(sched, d);

@@ -107,8 +107,8 @@ struct lanes_tunables {
 	u32 starvation_max_write UFQ_TUNABLE(LANES_DEFAULT_STARVATION_MAX_WRITE, 1, 1024);
 	/* read batches in a row while writes wait before a write batch */
 	u32 writes_starved UFQ_TUNABLE(LANES_DEFAULT_WRITES_STARVED, 0, 1000);
-	/* auto, balanced, latency or throughput */
-	enum lanes_mode mode UFQ_TUNABLE(LANES_MODE_AUTO, 0, 3);
+	/* auto, balanced, latency or throughput (tags take literals: 0 is auto) */
+	enum lanes_mode mode UFQ_TUNABLE(0, 0, 3);
 };
 
 static inline void lanes_tunables_default(struct lanes_tunables *t)
@@ -315,7 +315,7 @@ enum lanes_from {
 };
 
 struct lanes_choice {
-	int lane;		/* -1: nothing waits */
+	s32 lane;		/* -1: nothing waits */
 	enum lanes_from from;
 	bool new_batch;
 };
@@ -325,22 +325,23 @@ static inline u32 lanes_nr(const struct lanes_view *v, int lane)
 	return lane == LANE_WRITE ? v->nr[LANE_WRITE] : v->nr[LANE_READ];
 }
 
-/* Which lane gives up its next request, and from where. Changes nothing. */
-static inline struct lanes_choice lanes_pick(const struct lanes_dev *d,
-					   const struct lanes_tunables *t,
-					   const struct lanes_view *v)
+/* Which lane gives up its next request, and from where, into @p. Changes nothing. */
+static inline void lanes_pick(const struct lanes_dev *d, const struct lanes_tunables *t,
+			      const struct lanes_view *v, struct lanes_choice *p)
 {
-	struct lanes_choice p = { .lane = -1, .from = LANES_FROM_KEY, .new_batch = true };
 	u32 reads = v->nr[LANE_READ], writes = v->nr[LANE_WRITE];
 	bool reads_starving, writes_starving;
 
+	p->lane = -1;
+	p->from = LANES_FROM_KEY;
+	p->new_batch = true;
 	if (!reads && !writes)
-		return p;
+		return;
 	if (writes && v->oldest_wait_ns[LANE_WRITE] >= LANES_WRITE_DELAY_NS) {
-		p.lane = LANE_WRITE;
-		p.from = LANES_FROM_OLDEST;
-		p.new_batch = d->lane != LANE_WRITE;
-		return p;
+		p->lane = LANE_WRITE;
+		p->from = LANES_FROM_OLDEST;
+		p->new_batch = d->lane != LANE_WRITE;
+		return;
 	}
 	/* (The bounds are at least 1: no need to work them out at 0.) */
 	writes_starving = writes && d->reads_over_writes &&
@@ -348,24 +349,23 @@ static inline struct lanes_choice lanes_pick(const struct lanes_dev *d,
 	reads_starving = reads && d->writes_over_reads &&
 			 d->writes_over_reads >= lanes_writes_bound(t);
 
-	p.new_batch = false;
-	p.lane = (int)d->lane;
+	p->new_batch = false;
+	p->lane = (s32)d->lane;
 	if (d->lane == LANE_READ && reads && d->batch < d->batch_max_read && !writes_starving)
-		return p;
+		return;
 	if (d->lane == LANE_WRITE && writes && d->batch < t->batch_max_write && !reads_starving)
-		return p;
+		return;
 
-	p.new_batch = true;
+	p->new_batch = true;
 	if (!writes)
-		p.lane = LANE_READ;
+		p->lane = LANE_READ;
 	else if (!reads)
-		p.lane = LANE_WRITE;
+		p->lane = LANE_WRITE;
 	else if (writes_starving || d->read_batches >= t->writes_starved)
 		/* Both starving (a small bound on each side): take turns. */
-		p.lane = reads_starving && d->lane == LANE_WRITE ? LANE_READ : LANE_WRITE;
+		p->lane = reads_starving && d->lane == LANE_WRITE ? LANE_READ : LANE_WRITE;
 	else
-		p.lane = LANE_READ;
-	return p;
+		p->lane = LANE_READ;
 }
 
 static inline u32 lanes_sat_inc(u32 v)
@@ -374,12 +374,12 @@ static inline u32 lanes_sat_inc(u32 v)
 }
 
 /* The request @p chose was dispatched; @v is the view @p was chosen from. */
-static inline void lanes_dispatched(struct lanes_dev *d, struct lanes_choice p,
+static inline void lanes_dispatched(struct lanes_dev *d, const struct lanes_choice *p,
 				    const struct lanes_view *v)
 {
-	bool write = p.lane == LANE_WRITE;
+	bool write = p->lane == LANE_WRITE;
 
-	if (p.new_batch) {
+	if (p->new_batch) {
 		d->batch = 0;
 		if (write) {
 			d->read_batches = 0;
@@ -396,7 +396,7 @@ static inline void lanes_dispatched(struct lanes_dev *d, struct lanes_choice p,
 		d->writes_over_reads = lanes_sat_inc(d->writes_over_reads);
 	if (!write && v->nr[LANE_WRITE])
 		d->reads_over_writes = lanes_sat_inc(d->reads_over_writes);
-	if (p.from == LANES_FROM_OLDEST)
+	if (p->from == LANES_FROM_OLDEST)
 		d->expired_writes++;
 	if (write)
 		d->dispatched[LANE_WRITE]++;
@@ -420,8 +420,8 @@ static inline void lanes_dispatched_alone(struct lanes_dev *d, const struct lane
 		v.nr[LANE_WRITE] = 1;
 	else
 		v.nr[LANE_READ] = 1;
-	p = lanes_pick(d, t, &v);
-	lanes_dispatched(d, p, &v);
+	lanes_pick(d, t, &v, &p);
+	lanes_dispatched(d, &p, &v);
 }
 
 /* ---- scheduler tags ---------------------------------------------------------------------- */
@@ -454,25 +454,22 @@ struct lanes_window {
 };
 
 /*
- * Ends the window: what it saw, given the read totals @now; the next one
- * starts at @now_ns.
+ * Ends the window: @w gets what it saw, given the read totals @now; the
+ * next one starts at @now_ns.
  */
-static inline struct lanes_window lanes_close_window(struct lanes_dev *d,
-						     const struct lanes_reads *now, u64 now_ns)
+static inline void lanes_close_window(struct lanes_dev *d, const struct lanes_reads *now,
+				      u64 now_ns, struct lanes_window *w)
 {
-	struct lanes_window w;
-
-	w.reads = d->dispatched[LANE_READ];
-	w.writes = d->dispatched[LANE_WRITE];
+	w->reads = d->dispatched[LANE_READ];
+	w->writes = d->dispatched[LANE_WRITE];
 	/* Totals only grow; differences of unsigned counters survive a wrap. */
-	w.read_wait_ns = now->wait_ns - d->reads_at_start.wait_ns;
-	w.read_service_ns = now->service_ns - d->reads_at_start.service_ns;
-	w.reads_completed = now->completed - d->reads_at_start.completed;
+	w->read_wait_ns = now->wait_ns - d->reads_at_start.wait_ns;
+	w->read_service_ns = now->service_ns - d->reads_at_start.service_ns;
+	w->reads_completed = now->completed - d->reads_at_start.completed;
 	d->reads_at_start = *now;
 	d->dispatched[LANE_READ] = 0;
 	d->dispatched[LANE_WRITE] = 0;
 	d->window_start_ns = now_ns;
-	return w;
 }
 
 /* The mode one window points to, given the mode in effect (for hysteresis). */

@@ -24,10 +24,11 @@ struct LanesTest : testing::Test {
     // One dispatch as lanes.bpf.c makes it; returns the lane, -1 for none. Like the kernel's
     // queues, a lane gives up a request whenever it holds one; `drain` takes it off the view.
     int dispatch(bool drain = false) {
-        const lanes_choice p = lanes_pick(&d, &t, &v);
+        lanes_choice p{};
+        lanes_pick(&d, &t, &v, &p);
         if (p.lane < 0)
             return -1;
-        lanes_dispatched(&d, p, &v);
+        lanes_dispatched(&d, &p, &v);
         if (drain)
             --v.nr[p.lane];
         last = p;
@@ -402,7 +403,8 @@ TEST_F(LanesTest, AWindowIsTheDifferenceOfTheTotalsEvenAcrossAWrap) {
     d.dispatched[LANE_WRITE] = 3;
     d.reads_at_start = {~0ULL - 9, 100, 5}; // wait_ns about to wrap
     const lanes_reads now{20, 400, 9};
-    const lanes_window w = lanes_close_window(&d, &now, 123);
+    lanes_window w{};
+    lanes_close_window(&d, &now, 123, &w);
     EXPECT_EQ(w.reads, 7u);
     EXPECT_EQ(w.writes, 3u);
     EXPECT_EQ(w.read_wait_ns, 30u);

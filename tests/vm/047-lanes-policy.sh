@@ -15,7 +15,10 @@ assert_policy "$dev" lanes
 maps=/sys/fs/bpf/ufq/lanes/maps
 id=$(iosched "$dev" id)
 tun() { bpftool -j map dump pinned "$maps/lanes_tunables" | jq -c ".[0].formatted.value$1"; }
-st() { bpftool -j map dump pinned "$maps/lanes_status" | jq -c ".[] | select(.formatted.key == $id) | .formatted.value$1"; }
+# The device's entry alone (a dump would print all 1024).
+key=$(printf '%d %d %d %d' $((id & 255)) $((id >> 8 & 255)) $((id >> 16 & 255)) $((id >> 24)))
+# shellcheck disable=SC2086
+st() { bpftool -j map lookup pinned "$maps/lanes_status" key $key | jq -c ".formatted.value$1"; }
 st_is() { [ "$(st "$1")" = "$2" ]; }
 st_ge() { [ "$(st "$1")" -ge "$2" ]; }
 
