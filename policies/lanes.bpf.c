@@ -42,7 +42,7 @@ struct {
 	__type(value, struct lanes_reads);
 } lanes_reads SEC(".maps");
 
-#define LANES_MAX_CPUS 1024
+#define LANES_MAX_CPUS 8192	/* NR_CPUS at most */
 
 static struct lanes_tunables *tunables(void)
 {
@@ -58,23 +58,35 @@ static struct lanes_dev *device(struct ufq_sched *sched)
 	return bpf_map_lookup_elem(&lanes_status, &id);
 }
 
-/* The device's completed reads, over every CPU. */
+struct sum_reads_ctx {
+	u32 id;
+	struct lanes_reads sum;
+};
+
+static long sum_reads_cpu(u32 cpu, void *data)
+{
+	struct sum_reads_ctx *ctx = data;
+	struct lanes_reads *r;
+
+	r = bpf_map_lookup_percpu_elem(&lanes_reads, &ctx->id, cpu);
+	if (!r)
+		return 1;	/* past the last possible CPU */
+	ctx->sum.wait_ns += r->wait_ns;
+	ctx->sum.service_ns += r->service_ns;
+	ctx->sum.completed += r->completed;
+	return 0;
+}
+
+/*
+ * The device's completed reads, over every CPU. bpf_loop(): the verifier
+ * checks the body once, not once per possible CPU.
+ */
 static void sum_reads(struct ufq_sched *sched, struct lanes_reads *sum)
 {
-	struct lanes_reads *r;
-	u32 id = sched->id, cpu;
+	struct sum_reads_ctx ctx = { .id = sched->id };
 
-	sum->wait_ns = 0;
-	sum->service_ns = 0;
-	sum->completed = 0;
-	for (cpu = 0; cpu < LANES_MAX_CPUS; cpu++) {
-		r = bpf_map_lookup_percpu_elem(&lanes_reads, &id, cpu);
-		if (!r)
-			break;		/* past the last possible CPU */
-		sum->wait_ns += r->wait_ns;
-		sum->service_ns += r->service_ns;
-		sum->completed += r->completed;
-	}
+	bpf_loop(LANES_MAX_CPUS, sum_reads_cpu, &ctx, 0);
+	*sum = ctx.sum;
 }
 
 /* Limits the scheduler tags of everything but reads to what the mode allows. */
