@@ -44,6 +44,12 @@ struct {
 
 #define LANES_MAX_CPUS 8192	/* NR_CPUS at most */
 
+/* A request's cookie: its class plus a tag, so another policy's cookie is not taken for one. */
+#define LANES_COOKIE_TAG 0x4c414e4500000000ULL	/* "LANE" */
+#define LANES_COOKIE(cls) (LANES_COOKIE_TAG | (cls))
+#define LANES_COOKIE_VALID(c) (((c) & ~0xffULL) == LANES_COOKIE_TAG && ((c) & 0xff) <= LANES_CLASS_WRITE)
+#define LANES_COOKIE_CLASS(c) ((u32)((c) & 0xff))
+
 static struct lanes_tunables *tunables(void)
 {
 	u32 zero = 0;
@@ -113,20 +119,28 @@ s32 UFQ_OP(lanes_init_dev, struct ufq_sched *sched)
 	t = ufq_tunables_init(&lanes_tunables, lanes_tunables_default);
 	if (!t)
 		return -2; /* ENOENT (not in vmlinux.h); a one-entry array always has it */
-	/*
-	 * Also after an in-place update: waiting requests are offered again
-	 * and get keys from the new state.
-	 */
-	lanes_dev_init(&st, t, bpf_ktime_get_ns());
-	st.dev = sched->dev;
-	sum_reads(sched, &st.reads_at_start);
-	/* Fails (-E2BIG) for an id beyond the map. */
-	err = bpf_map_update_elem(&lanes_status, &id, &st, BPF_ANY);
-	if (err)
-		return err;
+	if (id >= LANES_MAX_DEVICES)
+		return -28;	/* ENOSPC (not in vmlinux.h): more devices than entries */
 	d = device(sched);
-	if (d)
-		apply_write_depth(sched, d);
+	if (d && d->dev == sched->dev) {
+		/*
+		 * Bound again, or the programs were replaced in place: the
+		 * waiting requests are offered again and get keys from the new
+		 * dispatch state; the autotuner keeps what it learnt.
+		 */
+		lanes_dev_rebind(d, t, bpf_ktime_get_ns());
+	} else {
+		lanes_dev_init(&st, t, bpf_ktime_get_ns());
+		st.dev = sched->dev;
+		sum_reads(sched, &st.reads_at_start);
+		err = bpf_map_update_elem(&lanes_status, &id, &st, BPF_ANY);
+		if (err)
+			return err;
+		d = device(sched);
+		if (!d)
+			return -2;	/* ENOENT: just written */
+	}
+	apply_write_depth(sched, d);
 	return 0;
 }
 
@@ -138,6 +152,11 @@ s32 UFQ_OP(lanes_insert, struct ufq_sched *sched, struct request *rq, u64 flags)
 	struct lanes_dev *d = device(sched);
 	u64 arrival, key;
 
+	/*
+	 * The class, for completed(): a small write that grows by merging
+	 * stays in the Read lane it was placed in, and is counted as such.
+	 */
+	ufq_rq_set_cookie(rq, LANES_COOKIE(cls));
 	if (!t || !d)
 		return ufq_insert(sched, rq, LANES_QUEUE(lane), 0);
 	/*
@@ -169,7 +188,7 @@ void UFQ_OP(lanes_dispatch, struct ufq_sched *sched)
 	}
 	v.nr[LANE_READ] = ufq_queue_nr(sched, LANES_QUEUE(LANE_READ));
 	v.nr[LANE_WRITE] = ufq_queue_nr(sched, LANES_QUEUE(LANE_WRITE));
-	v.oldest_wait_ns[LANE_READ] = 0;	/* reads are due on arrival: never "expired" */
+	v.oldest_wait_ns[LANE_READ] = ufq_queue_oldest_wait_ns(sched, LANES_QUEUE(LANE_READ));
 	v.oldest_wait_ns[LANE_WRITE] = ufq_queue_oldest_wait_ns(sched, LANES_QUEUE(LANE_WRITE));
 
 	lanes_pick(d, t, &v, &p);
@@ -187,13 +206,14 @@ void UFQ_OP(lanes_dispatch, struct ufq_sched *sched)
 void UFQ_OP(lanes_completed, struct ufq_sched *sched, struct request *rq, u64 wait_ns,
 	    u64 service_ns)
 {
-	u64 flags = ufq_rq_flags(rq);
+	u64 cookie = ufq_rq_cookie(rq);
 	struct lanes_reads *r;
-	u32 id = sched->id;
+	u32 id = sched->id, cls;
 
-	ufq_sdk_completed_class(sched, rq, wait_ns, service_ns,
-				lanes_classify(flags, ufq_rq_bytes(rq)));
-	if (flags & UFQ_RQ_WRITE)
+	cls = LANES_COOKIE_VALID(cookie) ? LANES_COOKIE_CLASS(cookie) :
+		lanes_classify(ufq_rq_flags(rq), ufq_rq_bytes(rq));
+	ufq_sdk_completed_class(sched, rq, wait_ns, service_ns, cls);
+	if (ufq_rq_flags(rq) & UFQ_RQ_WRITE)
 		return;
 	/*
 	 * This CPU's totals. A completion interrupting another on the same
@@ -210,7 +230,8 @@ void UFQ_OP(lanes_completed, struct ufq_sched *sched, struct request *rq, u64 wa
 /*
  * Every 100 ms: keep the write depth right (nr_requests may change), and
  * close the autotuner's window once a second, or at once when a pinned
- * mode differs from the one in effect.
+ * mode differs from the one in effect. Under the device lock: summing the
+ * read totals walks every possible CPU, once a second.
  */
 void UFQ_OP(lanes_tick, struct ufq_sched *sched)
 {
@@ -223,7 +244,7 @@ void UFQ_OP(lanes_tick, struct ufq_sched *sched)
 
 	if (!t || !d)
 		return;
-	pinned_change = t->mode != LANES_MODE_AUTO && t->mode != d->mode;
+	pinned_change = lanes_pinned_mode(t) != LANES_MODE_AUTO && lanes_pinned_mode(t) != d->mode;
 	if (now - d->window_start_ns >= LANES_TUNE_PERIOD_NS || pinned_change) {
 		sum_reads(sched, &reads);
 		lanes_close_window(d, &reads, now, &w);

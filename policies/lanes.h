@@ -18,7 +18,8 @@
  * walk is both deadline-fair and seek-friendly (lanes_key()).
  *
  * Dispatch (lanes_pick()). A Write lane request whose deadline passed goes
- * first. Otherwise the Read lane runs batches of up to batch_max_read and
+ * first, unless reads are starving too (then the lanes take turns); a Read
+ * lane request that waited 500 ms counts as starving. Otherwise the Read lane runs batches of up to batch_max_read and
  * the Write lane batches of up to batch_max_write. While writes wait, a
  * read batch ends after starvation_max_write reads overtook them, and no
  * new read batch starts after writes_starved read batches in a row
@@ -75,6 +76,7 @@ enum lanes_mode {
 #define LANES_SMALL_WRITE_BYTES 4096
 #define LANES_SMALL_WRITE_DELAY_NS 2000000ULL	/* 2 ms */
 #define LANES_WRITE_DELAY_NS 2000000000ULL	/* 2 s */
+#define LANES_READ_EXPIRE_NS 500000000ULL	/* 500 ms, mq-deadline's read_expire */
 #define LANES_TUNE_PERIOD_NS 1000000000ULL	/* the autotuner's window */
 
 /*
@@ -136,8 +138,11 @@ struct lanes_reads {
 /*
  * One device's state, at its ufq id in the map lanes_status, where
  * `bpftool map dump name lanes_status` and `ufqctl get lanes` show it.
- * Changed under the device lock only: completions count into per-CPU
- * totals (struct lanes_reads), which the window takes differences of.
+ * Changed under the device lock, and by init_dev() (the policy mutex) when
+ * the device is bound or the programs are replaced; completions count into
+ * per-CPU totals (struct lanes_reads) instead, which the window takes
+ * differences of. Any mix of old and new fields a replacement may leave
+ * for a moment is a valid state.
  */
 struct lanes_dev {
 	u32 dev;			/* the device (MKDEV) that has this id now */
@@ -155,10 +160,11 @@ struct lanes_dev {
 	u32 writes_over_reads;		/* writes dispatched while reads waited */
 	enum lanes_mode candidate;	/* mode the last window pointed to */
 	u64 epoch_ns[LANES_NR];		/* deadline group 0 of each lane */
+	u32 window_ns[LANES_NR];	/* and the window its groups are counted in */
 
 	/* the current window of the autotuner */
 	u64 window_start_ns;
-	u64 dispatched[LANES_NR];	/* requests dispatched, by direction */
+	u64 dispatched[LANES_NR];	/* requests dispatched, by lane */
 	struct lanes_reads reads_at_start; /* completed reads before the window */
 
 	/* totals, for users */
@@ -173,12 +179,39 @@ static inline void lanes_dev_init(struct lanes_dev *d, const struct lanes_tunabl
 	__builtin_memset(d, 0, sizeof(*d));
 	d->epoch_ns[LANE_READ] = now;
 	d->epoch_ns[LANE_WRITE] = now;
+	d->window_ns[LANE_READ] = t->completion_window_ns;
+	d->window_ns[LANE_WRITE] = t->completion_window_ns;
 	d->mode = LANES_MODE_BALANCED;
 	d->candidate = LANES_MODE_BALANCED;
 	d->batch_max_read = t->batch_max_read;
 	d->starvation_max_write = t->starvation_max_write;
 	d->lane = LANES_NO_BATCH;
 	d->window_start_ns = now;
+}
+
+/*
+ * The device was bound again, or the programs replaced in place, and @d is
+ * still its state: start dispatching afresh (the waiting requests are
+ * offered again) but keep what the autotuner learnt and the totals.
+ */
+static inline void lanes_dev_rebind(struct lanes_dev *d, const struct lanes_tunables *t,
+				    u64 now)
+{
+	enum lanes_mode mode = d->mode, candidate = d->candidate;
+	u32 dev = d->dev, batch_max_read = d->batch_max_read;
+	u32 starvation_max_write = d->starvation_max_write;
+	u64 expired_writes = d->expired_writes, windows = d->windows;
+	u64 mode_changes = d->mode_changes;
+
+	lanes_dev_init(d, t, now);
+	d->dev = dev;
+	d->mode = mode;
+	d->candidate = candidate;
+	d->batch_max_read = batch_max_read;
+	d->starvation_max_write = starvation_max_write;
+	d->expired_writes = expired_writes;
+	d->windows = windows;
+	d->mode_changes = mode_changes;
 }
 
 /* ---- classification and keys ------------------------------------------------------------ */
@@ -212,12 +245,14 @@ static inline u64 lanes_delay_ns(u32 cls)
 
 /*
  * A key is the deadline group in the top LANES_GROUP_BITS and the position
- * in 4 KiB units below: 2^28 groups are 25 days of 8 ms windows (30 min of
- * the smallest, 100 us), 2^36 units are 256 TiB. The groups count from the
- * lane's epoch, which moves to the present whenever the lane is empty, so
- * only a lane that never drains for that long reaches the last group; from
- * then on its newest requests are ordered by position alone (and expired
- * writes still go first), until it drains once.
+ * in 4 KiB units below: 2^28 groups are 25 days of 8 ms windows (7.5 hours
+ * of the smallest, 100 us), 2^36 units are 256 TiB. The groups count from
+ * the lane's epoch, with the window in force at the epoch: both move to the
+ * present whenever the lane is empty (so a new completion_window_ns applies
+ * from the next time the lane drains, and keys of waiting requests never
+ * change meaning). Only a lane that never drains for that long reaches the
+ * last group; from then on its newest requests are ordered by position
+ * alone, and expired requests still go first, until it drains once.
  */
 #define LANES_POS_BITS 36
 #define LANES_GROUP_BITS (64 - LANES_POS_BITS)
@@ -247,13 +282,15 @@ static inline u64 lanes_key(u64 deadline_ns, u64 epoch_ns, u32 window_ns, u64 se
 static inline u64 lanes_insert_key(struct lanes_dev *d, const struct lanes_tunables *t,
 				   u32 cls, u64 sector, u64 arrival_ns, u32 nr_waiting, u64 now)
 {
-	u64 *epoch = lanes_lane_of(cls) == LANE_WRITE ? &d->epoch_ns[LANE_WRITE] :
-							 &d->epoch_ns[LANE_READ];
+	bool write = lanes_lane_of(cls) == LANE_WRITE;
+	u64 *epoch = write ? &d->epoch_ns[LANE_WRITE] : &d->epoch_ns[LANE_READ];
+	u32 *window = write ? &d->window_ns[LANE_WRITE] : &d->window_ns[LANE_READ];
 
-	if (!nr_waiting)
+	if (!nr_waiting) {
 		*epoch = now;
-	return lanes_key(arrival_ns + lanes_delay_ns(cls), *epoch, t->completion_window_ns,
-			 sector);
+		*window = t->completion_window_ns;
+	}
+	return lanes_key(arrival_ns + lanes_delay_ns(cls), *epoch, *window, sector);
 }
 
 /* ---- dispatch ---------------------------------------------------------------------------- */
@@ -284,9 +321,7 @@ static inline u32 lanes_clamp_bound(u64 v)
 {
 	if (v < 1)
 		return 1;
-	if (v > LANES_MAX_BOUND * 128)
-		return LANES_MAX_BOUND * 128;
-	return (u32)v;
+	return v > LANES_MAX_BOUND ? LANES_MAX_BOUND : (u32)v;
 }
 
 /* Reads that may overtake waiting writes before the Write lane runs. */
@@ -320,34 +355,33 @@ struct lanes_choice {
 	bool new_batch;
 };
 
-static inline u32 lanes_nr(const struct lanes_view *v, int lane)
-{
-	return lane == LANE_WRITE ? v->nr[LANE_WRITE] : v->nr[LANE_READ];
-}
-
 /* Which lane gives up its next request, and from where, into @p. Changes nothing. */
 static inline void lanes_pick(const struct lanes_dev *d, const struct lanes_tunables *t,
 			      const struct lanes_view *v, struct lanes_choice *p)
 {
 	u32 reads = v->nr[LANE_READ], writes = v->nr[LANE_WRITE];
-	bool reads_starving, writes_starving;
+	bool reads_starving, writes_starving, write_expired, read_expired;
 
 	p->lane = -1;
 	p->from = LANES_FROM_KEY;
 	p->new_batch = true;
 	if (!reads && !writes)
 		return;
-	if (writes && v->oldest_wait_ns[LANE_WRITE] >= LANES_WRITE_DELAY_NS) {
+	write_expired = writes && v->oldest_wait_ns[LANE_WRITE] >= LANES_WRITE_DELAY_NS;
+	read_expired = reads && v->oldest_wait_ns[LANE_READ] >= LANES_READ_EXPIRE_NS;
+	/* (The bounds are at least 1: no need to work them out at 0.) */
+	writes_starving = writes && (write_expired || (d->reads_over_writes &&
+			  d->reads_over_writes >= lanes_reads_bound(d, t)));
+	reads_starving = reads && (read_expired || (d->writes_over_reads &&
+			 d->writes_over_reads >= lanes_writes_bound(t)));
+
+	/* An expired write goes at once, unless the reads are starving too. */
+	if (write_expired && !reads_starving) {
 		p->lane = LANE_WRITE;
 		p->from = LANES_FROM_OLDEST;
 		p->new_batch = d->lane != LANE_WRITE;
 		return;
 	}
-	/* (The bounds are at least 1: no need to work them out at 0.) */
-	writes_starving = writes && d->reads_over_writes &&
-			  d->reads_over_writes >= lanes_reads_bound(d, t);
-	reads_starving = reads && d->writes_over_reads &&
-			 d->writes_over_reads >= lanes_writes_bound(t);
 
 	p->new_batch = false;
 	p->lane = (s32)d->lane;
@@ -362,10 +396,12 @@ static inline void lanes_pick(const struct lanes_dev *d, const struct lanes_tuna
 	else if (!reads)
 		p->lane = LANE_WRITE;
 	else if (writes_starving || d->read_batches >= t->writes_starved)
-		/* Both starving (a small bound on each side): take turns. */
+		/* Both starving (small bounds, or both expired): take turns. */
 		p->lane = reads_starving && d->lane == LANE_WRITE ? LANE_READ : LANE_WRITE;
 	else
 		p->lane = LANE_READ;
+	if (p->lane == LANE_WRITE && write_expired)
+		p->from = LANES_FROM_OLDEST;
 }
 
 static inline u32 lanes_sat_inc(u32 v)
@@ -472,6 +508,15 @@ static inline void lanes_close_window(struct lanes_dev *d, const struct lanes_re
 	d->window_start_ns = now_ns;
 }
 
+/* The mode the tunable pins, or LANES_MODE_AUTO (also for a value out of range). */
+static inline enum lanes_mode lanes_pinned_mode(const struct lanes_tunables *t)
+{
+	if (t->mode == LANES_MODE_BALANCED || t->mode == LANES_MODE_LATENCY ||
+	    t->mode == LANES_MODE_THROUGHPUT)
+		return t->mode;
+	return LANES_MODE_AUTO;
+}
+
 /* The mode one window points to, given the mode in effect (for hysteresis). */
 static inline enum lanes_mode lanes_mode_for(enum lanes_mode current,
 					     const struct lanes_window *w)
@@ -542,9 +587,8 @@ static inline bool lanes_tune(struct lanes_dev *d, const struct lanes_tunables *
 	enum lanes_mode want, old = d->mode;
 	u32 bmr, smw;
 
-	if (t->mode == LANES_MODE_BALANCED || t->mode == LANES_MODE_LATENCY ||
-	    t->mode == LANES_MODE_THROUGHPUT) {
-		want = t->mode;
+	if (lanes_pinned_mode(t) != LANES_MODE_AUTO) {
+		want = lanes_pinned_mode(t);
 		d->candidate = want;
 		d->mode = want;
 	} else {

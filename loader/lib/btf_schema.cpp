@@ -355,8 +355,11 @@ std::optional<std::string> Schema::enumerator_name(Int value) const {
     return std::nullopt;
 }
 
-std::string integer_text(const Schema& field, Int value) {
-    return field.enumerator_name(value).value_or(int_to_string(value));
+std::string integer_text(const Enumerators& enumerators, Int value) {
+    for (const auto& [name, v] : enumerators)
+        if (v == value)
+            return name;
+    return int_to_string(value);
 }
 
 Schema describe_btf_type(const btf* btf, std::uint32_t type_id, std::string_view what) {

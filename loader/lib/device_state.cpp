@@ -2,7 +2,6 @@
 
 #include <bpf/bpf.h>
 #include <fmt/format.h>
-#include <fmt/ranges.h>
 
 #include "ufq/error.hpp"
 #include "ufq/latency.hpp"
@@ -12,22 +11,16 @@ namespace ufq {
 
 std::optional<DeviceState> read_device_state(const std::string& policy, const BlockDevice& dev,
                                              const Paths& paths) {
+    // A map that merely ends in "_status" (a hash, several of them) is not the convention's.
     const auto names = policy_maps_with_suffix(paths, policy, kDeviceStateSuffix);
-    if (names.empty())
+    if (names.size() != 1)
         return std::nullopt;
-    if (names.size() > 1)
-        throw Error(fmt::format("policy {} has several maps ending in '{}' ({}); a policy "
-                                "keeps its per-device state in one",
-                                policy, kDeviceStateSuffix, fmt::join(names, ", ")));
     const PinnedMap map(paths.policy_dir(policy) / "maps" / names.front());
     if (map.info().type != BPF_MAP_TYPE_ARRAY)
-        throw Error(fmt::format("map {} of policy {} is not an array indexed by device id, so "
-                                "not a per-device state map",
-                                map.name(), policy));
+        return std::nullopt;
     const Schema schema = map.value_schema();
     if (schema.kind != Schema::Kind::Struct)
-        throw Error(fmt::format("the value of map {} of policy {} is not a struct", map.name(),
-                                policy));
+        return std::nullopt;
     DeviceState state{map.name(), ufq_id(dev, paths.sys), nullptr};
     if (state.id < map.info().max_entries)
         state.value = value_to_json(schema, map.lookup(state.id), true);

@@ -33,12 +33,7 @@ PinnedMap open_tunables(const std::string& policy, const Paths& paths) {
 
 } // namespace
 
-std::string Tunable::text(Int v) const {
-    for (const auto& [n, e] : enumerators)
-        if (e == v)
-            return n;
-    return int_to_string(v);
-}
+std::string Tunable::text(Int v) const { return integer_text(enumerators, v); }
 
 void check_tunables_schema(const Schema& schema, std::string_view map_name) {
     if (schema.kind != Schema::Kind::Struct)

@@ -185,8 +185,9 @@ std::string describe(const ufq::Tunable& t) {
     return text;
 }
 
-// What a policy keeps per device in its "_status" map, for each device it serves now.
-void print_device_states(const std::string& policy, const ufq::Paths& p) {
+// What a policy keeps per device in its "_status" map, for each device it serves now. Only
+// an addition to the tunables: trouble reading it is a note, not a failure of `get`.
+void print_device_states(const std::string& policy, const ufq::Paths& p) try {
     for (const auto& dev : ufq::ufq_devices(p.sys)) {
         if (ufq::read_device_status(dev, p.sys).policy != policy)
             continue;
@@ -200,6 +201,8 @@ void print_device_states(const std::string& policy, const ufq::Paths& p) {
                         value.is_string() ? value.get<std::string>().c_str()
                                           : value.dump().c_str());
     }
+} catch (const Error& e) {
+    std::fprintf(stderr, "note: per-device state of %s not shown: %s\n", policy.c_str(), e.what());
 }
 
 int cmd_get(const Options& o, const ufq::Paths& p) {
@@ -218,11 +221,10 @@ int cmd_get(const Options& o, const ufq::Paths& p) {
     }
     if (o.json) {
         auto j = nlohmann::json::object();
+        // Numbers, enums too: one type per member whatever its value.
         for (const auto& t : tunables)
-            j[t.name] = !t.enumerators.empty() && t.text(t.value) != ufq::int_to_string(t.value)
-                            ? nlohmann::json(t.text(t.value))
-                        : t.value < 0 ? nlohmann::json(static_cast<std::int64_t>(t.value))
-                                      : nlohmann::json(static_cast<std::uint64_t>(t.value));
+            j[t.name] = t.value < 0 ? nlohmann::json(static_cast<std::int64_t>(t.value))
+                                    : nlohmann::json(static_cast<std::uint64_t>(t.value));
         std::printf("%s\n", j.dump().c_str());
         return 0;
     }

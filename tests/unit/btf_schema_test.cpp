@@ -109,8 +109,8 @@ TEST_F(BtfSchemaTest, EnumValuesGoByTheirShortNames) {
     write_integer(mode, v, 1);
     EXPECT_EQ(value_to_json(s, v, true).dump(), R"({"mode":"balanced"})");
     EXPECT_EQ(value_to_json(s, v).dump(), R"({"mode":1})");
-    EXPECT_EQ(integer_text(mode, 2), "latency");
-    EXPECT_EQ(integer_text(mode, 7), "7");
+    EXPECT_EQ(integer_text(mode.enumerators, 2), "latency");
+    EXPECT_EQ(integer_text(mode.enumerators, 7), "7");
 }
 
 TEST_F(BtfSchemaTest, ReadWriteIntegersOfEveryWidthAndSign) {

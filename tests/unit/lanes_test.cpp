@@ -11,6 +11,17 @@ namespace {
 
 constexpr u64 kMs = 1000000;
 
+// A window in which every dispatched read also completed.
+lanes_window window(u64 reads, u64 writes, u64 wait_us, u64 service_us) {
+    lanes_window w{};
+    w.reads = reads;
+    w.writes = writes;
+    w.reads_completed = reads;
+    w.read_wait_ns = reads * wait_us * 1000;
+    w.read_service_ns = reads * service_us * 1000;
+    return w;
+}
+
 struct LanesTest : testing::Test {
     lanes_tunables t{};
     lanes_dev d{};
@@ -200,6 +211,86 @@ TEST_F(LanesTest, AnExpiredWriteGoesFirstFromTheOldest) {
     EXPECT_EQ(last.from, LANES_FROM_KEY);
 }
 
+TEST_F(LanesTest, ExpiredWritesDoNotStarveReads) {
+    // A write backlog that stays older than 2 s: writes go first, but waiting reads still get
+    // a turn after starvation_max_read writes.
+    v.nr[LANE_READ] = 100;
+    v.nr[LANE_WRITE] = 1000;
+    v.oldest_wait_ns[LANE_WRITE] = 3000 * kMs;
+    EXPECT_EQ(run(18), "WWWWWRWWWWWRWWWWWR");
+    EXPECT_EQ(last.from, LANES_FROM_KEY); // the read
+    dispatch();
+    EXPECT_EQ(last.from, LANES_FROM_OLDEST);
+    EXPECT_TRUE(last.new_batch);
+    dispatch();
+    EXPECT_EQ(last.from, LANES_FROM_OLDEST);
+    EXPECT_FALSE(last.new_batch) << "an expired write after an expired write goes on the batch";
+}
+
+TEST_F(LanesTest, AReadWaiting500msEndsAWriteBatch) {
+    v.nr[LANE_WRITE] = 1000;
+    EXPECT_EQ(run(3), "WWW");
+    v.nr[LANE_READ] = 1;
+    v.oldest_wait_ns[LANE_READ] = 500 * kMs;
+    EXPECT_EQ(run(1), "R");
+}
+
+TEST_F(LanesTest, OnlyWaitingWritesCountReadsAgainstThem) {
+    // Reads alone for three batches, then writes arrive: the counts start then.
+    v.nr[LANE_READ] = 1000;
+    EXPECT_EQ(run(48), std::string(48, 'R'));
+    v.nr[LANE_WRITE] = 1000;
+    EXPECT_EQ(run(25), std::string(20, 'R') + std::string(5, 'W'));
+}
+
+TEST_F(LanesTest, ADirectDispatchCountsAsThePickWouldHave) {
+    lanes_dispatched_alone(&d, &t, LANE_READ);
+    EXPECT_EQ(d.lane, (u32)LANE_READ);
+    EXPECT_EQ(d.batch, 1u);
+    EXPECT_EQ(d.dispatched[LANE_READ], 1u);
+    v.nr[LANE_READ] = 10;
+    EXPECT_EQ(dispatch(), LANE_READ);
+    EXPECT_FALSE(last.new_batch) << "the batch the direct dispatch began goes on";
+    EXPECT_EQ(d.batch, 2u);
+    lanes_dispatched_alone(&d, &t, LANE_WRITE);
+    EXPECT_EQ(d.lane, (u32)LANE_WRITE);
+    EXPECT_EQ(d.batch, 1u);
+}
+
+TEST_F(LanesTest, ANewWindowAppliesOnceTheLaneDrains) {
+    const u64 now = 1000 * kMs;
+    t.completion_window_ns = 100000; // 100 us
+    lanes_insert_key(&d, &t, LANES_CLASS_READ, 0, now, 0, now);
+    const u64 k1 = lanes_insert_key(&d, &t, LANES_CLASS_READ, 0, now + 500 * kMs, 1,
+                                    now + 500 * kMs);
+    t.completion_window_ns = 1000000000; // 1 s, while reads wait
+    const u64 k2 = lanes_insert_key(&d, &t, LANES_CLASS_READ, 0, now + 501 * kMs, 2,
+                                    now + 501 * kMs);
+    EXPECT_GT(k2, k1) << "a later read keyed with the new window went ahead";
+    EXPECT_EQ(k2 >> LANES_POS_BITS, 5010u);
+    // Drained: the new window from here on.
+    lanes_insert_key(&d, &t, LANES_CLASS_READ, 0, now + 600 * kMs, 0, now + 600 * kMs);
+    EXPECT_EQ(d.window_ns[LANE_READ], 1000000000u);
+}
+
+TEST_F(LanesTest, ARebindKeepsWhatTheTunerLearntOnly) {
+    const auto latency = window(100, 100, 900, 500);
+    lanes_tune(&d, &t, &latency);
+    lanes_tune(&d, &t, &latency);
+    d.dev = 42;
+    d.read_batches = 3;
+    d.lane = LANE_WRITE;
+    d.epoch_ns[LANE_READ] = 7;
+    lanes_dev_rebind(&d, &t, 99);
+    EXPECT_EQ(d.dev, 42u);
+    EXPECT_EQ(d.mode, LANES_MODE_LATENCY);
+    EXPECT_EQ(d.batch_max_read, 24u);
+    EXPECT_EQ(d.windows, 2u);
+    EXPECT_EQ(d.read_batches, 0u);
+    EXPECT_EQ(d.lane, LANES_NO_BATCH);
+    EXPECT_EQ(d.epoch_ns[LANE_READ], 99u);
+}
+
 TEST(LanesPriority, ReadPriorityWeighsLikeNice) {
     EXPECT_EQ(lanes_read_weight(0), 1024u);
     EXPECT_EQ(lanes_read_weight(-1), 1280u);
@@ -243,6 +334,9 @@ TEST_F(LanesTest, NoLaneStarves) {
             // Each lane busy most of the time, sometimes empty.
             v.nr[LANE_READ] = rng() % 8 ? 1 + rng() % 50 : 0;
             v.nr[LANE_WRITE] = rng() % 8 ? 1 + rng() % 50 : 0;
+            // Expired requests now and then, in long stretches too.
+            v.oldest_wait_ns[LANE_READ] = (round % 3 == 0 || rng() % 4 == 0) ? 600 * kMs : 0;
+            v.oldest_wait_ns[LANE_WRITE] = (round % 2 == 0 || rng() % 4 == 0) ? 2500 * kMs : 0;
             const bool both = v.nr[LANE_READ] && v.nr[LANE_WRITE];
             if (!v.nr[LANE_READ] && !v.nr[LANE_WRITE]) {
                 ASSERT_EQ(dispatch(), -1);
@@ -284,15 +378,6 @@ TEST(LanesDepth, ThreeQuartersOrAThirdInWholeBitmapWordsNeverZero) {
 
 // ---- autotuner ---------------------------------------------------------------------------
 
-lanes_window window(u64 reads, u64 writes, u64 wait_us, u64 service_us) {
-    lanes_window w{};
-    w.reads = reads;
-    w.writes = writes;
-    w.reads_completed = reads;
-    w.read_wait_ns = reads * wait_us * 1000;
-    w.read_service_ns = reads * service_us * 1000;
-    return w;
-}
 
 TEST(LanesModeFor, ChoosesFromRatioAndReadLatency) {
     // Reads wait longer than they are served, with writes around: latency.
@@ -320,6 +405,9 @@ TEST(LanesModeFor, LeavingNeedsMoreThanEntering) {
     auto w = window(100, 100, 300, 500);
     EXPECT_EQ(lanes_mode_for(LANES_MODE_BALANCED, &w), LANES_MODE_BALANCED);
     EXPECT_EQ(lanes_mode_for(LANES_MODE_LATENCY, &w), LANES_MODE_LATENCY);
+    // Writes dominate but reads wait more than half their service time: not throughput.
+    w = window(20, 100, 300, 500);
+    EXPECT_EQ(lanes_mode_for(LANES_MODE_BALANCED, &w), LANES_MODE_BALANCED);
     // Writes at 3 of 4 dispatches: not enough to enter throughput mode, not enough to leave.
     w = window(30, 90, 100, 500);
     EXPECT_EQ(lanes_mode_for(LANES_MODE_BALANCED, &w), LANES_MODE_BALANCED);
@@ -356,15 +444,17 @@ TEST_F(LanesTest, OneOddWindowDoesNotChangeTheMode) {
 }
 
 TEST_F(LanesTest, APinnedModeTakesEffectAtOnce) {
-    t.mode = LANES_MODE_THROUGHPUT;
     const auto latency = window(100, 100, 900, 500);
+    lanes_tune(&d, &t, &latency); // a latency candidate, then the pin
+    t.mode = LANES_MODE_THROUGHPUT;
     EXPECT_TRUE(lanes_tune(&d, &t, &latency));
     EXPECT_EQ(d.mode, LANES_MODE_THROUGHPUT);
     for (int i = 0; i < 10; ++i)
         lanes_tune(&d, &t, &latency);
     EXPECT_EQ(d.batch_max_read, 8u);
     EXPECT_EQ(d.starvation_max_write, 5u);
-    // Back to auto: the window decides again (two in a row).
+    // Back to auto: the window decides again (two in a row, not counting what it saw before
+    // the pin).
     t.mode = LANES_MODE_AUTO;
     lanes_tune(&d, &t, &latency);
     EXPECT_EQ(d.mode, LANES_MODE_THROUGHPUT);

@@ -48,8 +48,10 @@ struct Schema {
     [[nodiscard]] std::optional<std::string> enumerator_name(Int value) const;
 };
 
-// "auto", or the number for a value without a name.
-[[nodiscard]] std::string integer_text(const Schema& field, Int value);
+using Enumerators = std::vector<std::pair<std::string, Int>>;
+
+// The name `enumerators` give `value` ("auto"), or the number for a value without one.
+[[nodiscard]] std::string integer_text(const Enumerators& enumerators, Int value);
 
 // Describes BTF type `type_id` (typedefs and qualifiers are looked through). Throws ufq::Error
 // naming the part ufqctl cannot handle (floats, pointers, bitfields, unions, malformed tags);

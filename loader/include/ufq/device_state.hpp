@@ -24,8 +24,8 @@ struct DeviceState {
     nlohmann::json value;
 };
 
-// `policy`'s state for `dev`, or nullopt if the policy keeps none. Throws ufq::Error if the
-// map is not an array with a BTF struct value, or is unreadable.
+// `policy`'s state for `dev`, or nullopt if the policy keeps none (no map, several, or one that
+// is not an array of a BTF struct). Throws ufq::Error if the map is unreadable.
 [[nodiscard]] std::optional<DeviceState> read_device_state(const std::string& policy,
                                                            const BlockDevice& dev,
                                                            const Paths& paths = {});
