@@ -12,7 +12,7 @@ Profile quiet() {
     Profile p;
     p.name = "test";
     p.capacity_bytes = 64ull << 20;
-    p.queue_depth = 8;
+    p.queue_depth = 40;
     p.max_io_bytes = 1 << 20;
     p.dies = 4;
     p.page_bytes = 4096;
@@ -72,6 +72,14 @@ TEST(SsdsimWorkload, WriteFloodRaisesReadTailsByTheProgramTime) {
     EXPECT_LE(flood[0].p99_ns, alone[0].p99_ns + 200'000 + 1'000);
     // The writes complete at the drain rate: 16 pages per 64k write, one page per 100 us.
     EXPECT_NEAR(static_cast<double>(flood[1].ios), 200e3 / (16 * 100.0), 2);
+}
+
+TEST(SsdsimWorkload, RefusesMoreInFlightThanTheDeviceHasTags) {
+    Profile p = quiet();
+    p.queue_depth = 8;
+    EXPECT_THROW(simulate(p, {parse_job("r:rw=randread,bs=4k,qd=4,ios=10"),
+                              parse_job("w:rw=randwrite,bs=4k,qd=5,ios=10")}),
+                 std::invalid_argument);
 }
 
 TEST(SsdsimWorkload, SameSeedSameResult) {

@@ -20,7 +20,7 @@ namespace fs = std::filesystem;
 
 constexpr const char* kDescription =
     "ssdsim serves a ublk block device (/dev/ublkbN) whose requests complete after the\n"
-    "latency of a modelled SSD: dies, page read and program times, a host link, a write-back\n"
+    "latency of a modelled SSD: dies, page read and program times, transfers, a write-back\n"
     "buffer and a garbage-collection factor, from a profile (docs/ssdsim.md).";
 
 // A profile given by name is one of the shipped ones; anything with a '/' or ending in
@@ -50,11 +50,17 @@ int predict(const ssdsim::Profile& p, const std::vector<std::string>& specs,
             throw ssdsim::Error(e.what());
         }
     }
+    std::vector<ssdsim::JobResult> results;
+    try {
+        results = ssdsim::simulate(p, jobs, seed);
+    } catch (const std::invalid_argument& e) {
+        throw ssdsim::Error(e.what());
+    }
     nlohmann::json out;
     out["profile"] = p.name;
     out["time_scale"] = p.time_scale;
     out["jobs"] = nlohmann::json::array();
-    for (const auto& r : ssdsim::simulate(p, jobs, seed))
+    for (const auto& r : results)
         out["jobs"].push_back({{"name", r.name},
                                {"ios", r.ios},
                                {"mean_us", r.mean_ns / 1e3},
@@ -106,7 +112,11 @@ int main(int argc, char** argv) {
     try {
         app.parse(argc, argv);
     } catch (const CLI::ParseError& e) {
-        return app.exit(e);
+        // --help prints through CLI11; a usage error is one line, like every other error.
+        if (e.get_exit_code() == static_cast<int>(CLI::ExitCodes::Success))
+            return app.exit(e);
+        std::fprintf(stderr, "ssdsim: %s (see ssdsim --help)\n", e.what());
+        return 2;
     }
     try {
         if (*serve)

@@ -112,6 +112,16 @@ Job parse_job(const std::string& spec) {
 
 std::vector<JobResult> simulate(const Profile& p, const std::vector<Job>& jobs,
                                 std::uint64_t seed) {
+    // The model has no queue for tags: with more requests in flight than the device has
+    // tags, the host would hold the rest back, which it does not simulate.
+    unsigned depth = 0;
+    for (const Job& j : jobs)
+        depth += j.depth;
+    if (depth > p.queue_depth)
+        throw std::invalid_argument(fmt::format(
+            "the jobs keep {} requests in flight, more than the device's {} tags", depth,
+            p.queue_depth));
+
     Model model(p);
     std::mt19937_64 rng(seed);
 

@@ -37,7 +37,8 @@ struct JobResult {
 Job parse_job(const std::string& spec);
 
 // Runs the jobs together on a fresh model of the profile; offsets are drawn from `seed` over
-// the profile's capacity.
+// the profile's capacity. Throws std::invalid_argument when the jobs' depths add up to more
+// than the profile's queue depth (the host would queue the excess for tags).
 std::vector<JobResult> simulate(const Profile& p, const std::vector<Job>& jobs,
                                 std::uint64_t seed = 1);
 

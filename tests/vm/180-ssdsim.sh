@@ -1,0 +1,199 @@
+#!/usr/bin/env bash
+# ssdsim (tools/ssdsim/, docs/ssdsim.md), the ublk SSD model, against its
+# own predictions (`ssdsim predict`: the same fio jobs run on the model
+# alone):
+# - isolated 4k and 64k random reads and writes at QD1: the median latency
+#   fio measures, less the host's own time per request (the median of the
+#   same job on an ssdsim device whose model takes no time), within 15% of
+#   the predicted median;
+# - a 64k random write flood (QD8) raises a QD1 4k random reader's p99 by
+#   the factor the model predicts, within 25% (host time taken off both
+#   p99s as above);
+# - fio verify=crc32c with zero errors under none, ufq without a policy and
+#   ufq with the deadline policy loaded by ufqctl;
+# - bad profiles and arguments are refused with one line and a non-zero
+#   exit;
+# - a stopped server (SIGTERM) exits and removes its device;
+# - a killed server (SIGKILL) leaves no hung I/O: fio, busy on the device,
+#   ends within 30 s with I/O errors, the disk goes away, and the rest of
+#   the device is removed by `ssdsim stop`.
+# Writes the measured and predicted latencies to $UFQ_OUT/180-ssdsim.csv
+# (docs/ssdsim/ holds a copy and its chart).
+. "$(dirname "$0")/lib.sh"
+
+SSDSIM=$UFQ_REPO/build/host/bin/ssdsim
+[ -x "$SSDSIM" ] || fail "$SSDSIM is not built"
+[ -e /dev/ublk-control ] || skip "no /dev/ublk-control (kernel without CONFIG_BLK_DEV_UBLK)"
+profile=nvme
+started=()
+cleanup_ssdsim() {
+	local d
+	for d in "${started[@]}"; do ssdsim stop "$d" 2>/dev/null || true; done
+}
+trap 'cleanup_policies; cleanup_ssdsim' EXIT
+
+start_dev() { # PROFILE [OPTIONS]: prints the device name
+	local dev
+	dev=$(ssdsim start "$@") || fail "ssdsim start $* failed"
+	started+=("${dev#/dev/}")
+	echo "${dev#/dev/}"
+}
+stop_dev() { # NAME
+	ssdsim stop "$1" || fail "ssdsim stop $1 failed"
+	started=("${started[@]/$1/}")
+}
+
+# ---- bad input: one line, non-zero exit -------------------------------------
+refused() { # PATTERN COMMAND...
+	local pattern=$1 err rc=0
+	shift
+	err=$("$@" 2>&1 >/dev/null) || rc=$?
+	[ "$rc" -ne 0 ] || fail "'$*' succeeded"
+	assert_eq "'$*' error lines" 1 "$(wc -l <<<"$err")"
+	grep -q -- "$pattern" <<<"$err" || fail "'$*': expected '$pattern', got: $err"
+	info "refused: $err"
+}
+bad=$UFQ_OUT/180-bad.json
+echo '{ "dies": ' >"$bad"
+refused "not valid JSON" "$SSDSIM" check "$bad"
+jq '.dies = 0' "$UFQ_REPO/tools/ssdsim/profiles/nvme.json" >"$bad"
+refused "'dies' 0 is out of range" "$SSDSIM" serve "$bad"
+refused "cannot read" "$SSDSIM" serve /nonexistent.json
+refused "time-scale" "$SSDSIM" serve nvme --time-scale 0
+refused "more than the device's 16 tags" "$SSDSIM" predict nvme --job 'w:rw=randwrite,bs=4k,qd=17,ios=1'
+refused "not an ssdsim device" ssdsim stop sda
+
+# ---- QD1 latencies against the model -----------------------------------------
+# The same jobs on a device whose model takes no time measure the host's own
+# time per request (fio, the block layer, ublk, the server, and the
+# emulated CPU under all of them).
+zero=$UFQ_OUT/zero.json
+jq '.description = "takes no time" | .read_us = 0 | .program_us = 0 | .command_us = 0 |
+	.transfer_mb_s = 1000000 | .drain_mb_s = 1000000 | .noise = 0' \
+	"$UFQ_REPO/tools/ssdsim/profiles/$profile.json" >"$zero"
+
+# Reads first, on an idle device: the writes' programs would delay them.
+# 100 64k writes (6.4 MiB) stay inside the 16 MiB buffer, as predicted.
+qd1_jobs=("read-4k|randread|4k|300" "read-64k|randread|64k|200"
+	"write-4k|randwrite|4k|300" "write-64k|randwrite|64k|100")
+fio_common=(--direct=1 --ioengine=libaio --norandommap --randrepeat=0 --lat_percentiles=1
+	--percentile_list=50:99)
+qd1_fio() { # DEV JSON
+	local args=() spec name rw bs n
+	for spec in "${qd1_jobs[@]}"; do
+		IFS='|' read -r name rw bs n <<<"$spec"
+		args+=(--name="$name" --stonewall --rw="$rw" --bs="$bs" --iodepth=1 --number_ios="$n")
+	done
+	run_fio "$2" --filename="/dev/$1" "${fio_common[@]}" "${args[@]}"
+	assert_eq "fio errors on $1" 0 "$(fio_sum "$2" '.error')"
+}
+# fio_pct JSON JOB PCT: a job's total latency percentile, microseconds.
+fio_pct() {
+	jq -r --arg j "$2" --arg p "$3" '.jobs[] | select(.jobname == $j) |
+		(if .read.total_ios > 0 then .read else .write end).lat_ns.percentile[$p] / 1000' "$1"
+}
+# predict JOB_SPEC... : ssdsim predict's JSON.
+predict() {
+	local args=() s
+	for s in "$@"; do args+=(--job "$s"); done
+	"$SSDSIM" predict "$profile" "${args[@]}" || fail "ssdsim predict failed"
+}
+# within WHAT RATIO TOLERANCE: |RATIO - 1| <= TOLERANCE
+within() {
+	awk -v r="$2" -v t="$3" 'BEGIN { exit !(r >= 1 - t && r <= 1 + t) }' ||
+		fail "$1: measured/predicted = $2, not within ±$3"
+}
+
+dev0=$(start_dev "$zero")
+qd1_fio "$dev0" "$UFQ_OUT/180-qd1-zero.json"
+stop_dev "$dev0"
+dev=$(start_dev "$profile")
+info "$dev: $profile, $(($(blockdev --getsize64 "/dev/$dev") >> 20)) MiB"
+qd1_fio "$dev" "$UFQ_OUT/180-qd1.json"
+
+csv=$UFQ_OUT/180-ssdsim.csv
+echo "profile,job,predicted_p50_us,measured_p50_us,host_p50_us,device_p50_us,ratio" >"$csv"
+for spec in "${qd1_jobs[@]}"; do
+	IFS='|' read -r name rw bs n <<<"$spec"
+	model=$(predict "$name:rw=$rw,bs=$bs,qd=1,ios=$n" | jq '.jobs[0].p50_us')
+	measured=$(fio_pct "$UFQ_OUT/180-qd1.json" "$name" 50.000000)
+	host=$(fio_pct "$UFQ_OUT/180-qd1-zero.json" "$name" 50.000000)
+	read -r device ratio < <(awk -v m="$measured" -v h="$host" -v p="$model" \
+		'BEGIN { printf "%.1f %.3f\n", m - h, (m - h) / p }')
+	info "$name QD1 p50: predicted ${model} us, measured ${measured} us - host ${host} us = ${device} us (x$ratio)"
+	echo "$profile,$name,$model,$measured,$host,$device,$ratio" >>"$csv"
+	within "$name QD1 median" "$ratio" 0.15
+done
+
+# ---- read tail under a write flood --------------------------------------------
+# 8 writes in flight leave tags for the reader: what is measured is the
+# device's interference, not a wait for a tag.
+read_alone="alone:rw=randread,bs=4k,qd=1,ramp=1s,runtime=4s"
+read_flood="reader:rw=randread,bs=4k,qd=1,ramp=2s,runtime=6s"
+write_flood="writer:rw=randwrite,bs=64k,qd=8,ramp=2s,runtime=6s"
+json=$UFQ_OUT/180-flood.json
+run_fio "$json" --filename="/dev/$dev" "${fio_common[@]}" --time_based \
+	--name=alone --rw=randread --bs=4k --iodepth=1 --ramp_time=1 --runtime=4 \
+	--name=reader --stonewall --rw=randread --bs=4k --iodepth=1 --ramp_time=2 --runtime=6 \
+	--name=writer --rw=randwrite --bs=64k --iodepth=8 --ramp_time=2 --runtime=6
+assert_eq "fio errors (flood)" 0 "$(fio_sum "$json" '.error')"
+p_alone=$(predict "$read_alone" | jq '.jobs[0].p99_us')
+p_flood=$(predict "$read_flood" "$write_flood" | jq '.jobs[0].p99_us')
+m_alone=$(fio_pct "$json" alone 99.000000)
+m_flood=$(fio_pct "$json" reader 99.000000)
+host=$(fio_pct "$UFQ_OUT/180-qd1-zero.json" read-4k 50.000000)
+read -r pf mf mf_raw < <(awk -v pa="$p_alone" -v pf="$p_flood" -v ma="$m_alone" -v mf="$m_flood" \
+	-v h="$host" 'BEGIN { printf "%.3f %.3f %.3f\n", pf / pa, (mf - h) / (ma - h), mf / ma }')
+info "4k read p99 alone: predicted $p_alone us, measured $m_alone us"
+info "4k read p99 under the flood: predicted $p_flood us, measured $m_flood us"
+info "flood factor: predicted x$pf, measured x$mf (x$mf_raw without taking off the host's ${host} us)"
+echo "$profile,read-4k-p99-alone,$p_alone,$m_alone,$host,," >>"$csv"
+echo "$profile,read-4k-p99-flood,$p_flood,$m_flood,$host,," >>"$csv"
+within "read p99 flood factor" "$(awk -v m="$mf" -v p="$pf" 'BEGIN { printf "%.3f", m / p }')" 0.25
+
+# ---- data integrity under none, ufq, ufq + deadline ---------------------------
+set_sched "$dev" none
+fio_verify_job "$dev" "$UFQ_OUT/180-verify-none.json" 8
+set_sched "$dev" ufq
+fio_verify_job "$dev" "$UFQ_OUT/180-verify-ufq.json" 8 --offset=16M
+check_ufq_accounting "$dev"
+ufqctl load "$POLICIES/deadline.bpf.o" --dev "$dev" >/dev/null
+assert_policy "$dev" deadline
+fio_verify_job "$dev" "$UFQ_OUT/180-verify-deadline.json" 8 --offset=32M
+assert_policy "$dev" deadline
+ufqctl unload deadline >/dev/null
+check_ufq_accounting "$dev"
+
+# ---- a clean stop --------------------------------------------------------------
+pid=$(ssdsim pid "$dev")
+stop_dev "$dev"
+! kill -0 "$pid" 2>/dev/null || fail "the server (pid $pid) is still running after ssdsim stop"
+[ ! -e "/dev/$dev" ] || fail "/dev/$dev still exists"
+grep -q "removed on signal 15" "/run/ssdsim/$dev.log" ||
+	fail "the server did not say it removed its device: $(cat "/run/ssdsim/$dev.log")"
+info "stopped: $(tail -1 "/run/ssdsim/$dev.log")"
+
+# ---- a killed server -----------------------------------------------------------
+dev=$(start_dev "$profile")
+pid=$(ssdsim pid "$dev")
+kjson=$UFQ_OUT/180-killed.json
+fio --output-format=json --output="$kjson" --filename="/dev/$dev" "${fio_common[@]}" \
+	--time_based --runtime=60 --name=rw --rw=randrw --bs=16k --iodepth=8 >/dev/null 2>&1 &
+fio_pid=$!
+sleep 3
+kill -0 "$fio_pid" 2>/dev/null || fail "fio ended before the server was killed"
+kill -KILL "$pid"
+start=$SECONDS
+if ! timeout 30 tail --pid="$fio_pid" -f /dev/null; then
+	ps -eo pid,stat,wchan:32,comm | awk 'NR == 1 || $2 ~ /D/' >&2
+	fail "fio still running 30 s after the server was killed (hung I/O)"
+fi
+fio_rc=0
+wait "$fio_pid" || fio_rc=$?
+info "fio ended $((SECONDS - start)) s after SIGKILL, exit status $fio_rc"
+[ "$fio_rc" -ne 0 ] || fail "fio reported no error although the device died under it"
+wait_for "/dev/$dev to go away" 10 test ! -e "/dev/$dev"
+stuck=$(ps -eo stat=,comm= | awk '$1 ~ /^D/' || true)
+[ -z "$stuck" ] || fail "tasks in uninterruptible sleep after the kill: $stuck"
+stop_dev "$dev"
+info "killed server: disk gone, device removed"
