@@ -112,7 +112,7 @@ info "$dev: $profile, $(($(blockdev --getsize64 "/dev/$dev") >> 20)) MiB"
 qd1_fio "$dev" "$UFQ_OUT/180-qd1.json"
 
 csv=$UFQ_OUT/180-ssdsim.csv
-echo "profile,job,predicted_p50_us,measured_p50_us,host_p50_us,device_p50_us,ratio" >"$csv"
+echo "profile,job,stat,predicted_us,measured_us,host_us,device_us,ratio" >"$csv"
 for spec in "${qd1_jobs[@]}"; do
 	IFS='|' read -r name rw bs n <<<"$spec"
 	model=$(predict "$name:rw=$rw,bs=$bs,qd=1,ios=$n" | jq '.jobs[0].p50_us')
@@ -121,7 +121,7 @@ for spec in "${qd1_jobs[@]}"; do
 	read -r device ratio < <(awk -v m="$measured" -v h="$host" -v p="$model" \
 		'BEGIN { printf "%.1f %.3f\n", m - h, (m - h) / p }')
 	info "$name QD1 p50: predicted ${model} us, measured ${measured} us - host ${host} us = ${device} us (x$ratio)"
-	echo "$profile,$name,$model,$measured,$host,$device,$ratio" >>"$csv"
+	echo "$profile,$name,p50,$model,$measured,$host,$device,$ratio" >>"$csv"
 	within "$name QD1 median" "$ratio" 0.15
 done
 
@@ -147,8 +147,11 @@ read -r pf mf mf_raw < <(awk -v pa="$p_alone" -v pf="$p_flood" -v ma="$m_alone" 
 info "4k read p99 alone: predicted $p_alone us, measured $m_alone us"
 info "4k read p99 under the flood: predicted $p_flood us, measured $m_flood us"
 info "flood factor: predicted x$pf, measured x$mf (x$mf_raw without taking off the host's ${host} us)"
-echo "$profile,read-4k-p99-alone,$p_alone,$m_alone,$host,," >>"$csv"
-echo "$profile,read-4k-p99-flood,$p_flood,$m_flood,$host,," >>"$csv"
+for row in "alone $p_alone $m_alone" "flood $p_flood $m_flood"; do
+	read -r what p m <<<"$row"
+	awk -v pr="$profile" -v w="$what" -v p="$p" -v m="$m" -v h="$host" \
+		'BEGIN { printf "%s,read-4k-%s,p99,%s,%s,%s,%.1f,%.3f\n", pr, w, p, m, h, m - h, (m - h) / p }' >>"$csv"
+done
 within "read p99 flood factor" "$(awk -v m="$mf" -v p="$pf" 'BEGIN { printf "%.3f", m / p }')" 0.25
 
 # ---- data integrity under none, ufq, ufq + deadline ---------------------------
