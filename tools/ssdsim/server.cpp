@@ -52,7 +52,8 @@ int open_char_device(unsigned dev_id) {
     }
 }
 
-ublk_params device_params(const Profile& p) {
+// `max_io_bytes`: what the driver granted of the profile's largest request.
+ublk_params device_params(const Profile& p, std::uint32_t max_io_bytes) {
     ublk_params params{};
     params.types = UBLK_PARAM_TYPE_BASIC;
     auto& b = params.basic;
@@ -60,7 +61,7 @@ ublk_params device_params(const Profile& p) {
     b.physical_bs_shift = 12;
     b.io_min_shift = 12;
     b.io_opt_shift = 12;
-    b.max_sectors = p.max_io_bytes >> 9;
+    b.max_sectors = max_io_bytes >> 9;
     b.dev_sectors = p.capacity_bytes >> 9;
     return params;
 }
@@ -136,7 +137,7 @@ int serve(const Profile& profile, const ServeOptions& opts) {
     std::unique_ptr<Fd> cdev;
     std::unique_ptr<Queue> queue;
     try {
-        ctrl.set_params(id, device_params(profile));
+        ctrl.set_params(id, device_params(profile, info.max_io_buf_bytes));
         cdev = std::make_unique<Fd>(open_char_device(id));
         queue = std::make_unique<Queue>(cdev->fd, info.queue_depth, info.max_io_buf_bytes,
                                         model, store);
