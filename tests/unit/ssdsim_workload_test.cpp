@@ -5,25 +5,16 @@
 
 #include <stdexcept>
 
+#include "ssdsim_fixture.hpp"
+
 namespace ssdsim {
 namespace {
 
+// Room for 40 requests in flight and a buffer of 64 pages; no GC.
 Profile quiet() {
-    Profile p;
-    p.name = "test";
-    p.capacity_bytes = 64ull << 20;
+    Profile p = test::round_profile();
     p.queue_depth = 40;
-    p.max_io_bytes = 1 << 20;
-    p.dies = 4;
-    p.page_bytes = 4096;
-    p.read_us = 50;
-    p.program_us = 200;
-    p.command_us = 10;
-    p.transfer_mb_s = 4096;
     p.buffer_bytes = 64 * 4096;
-    p.drain_mb_s = 4096.0 / 100;
-    p.gc_window_mib = 1024;
-    p.gc_max_factor = 1;
     return p;
 }
 
