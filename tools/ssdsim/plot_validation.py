@@ -26,13 +26,13 @@ def main():
     if not rows:
         print(f"plot_validation: no rows in {sys.argv[1]}", file=sys.stderr)
         return 1
-    labels = [f"{r['job'].replace('-', ' ')}\n{r['stat']}" for r in rows]
+    labels = [f"{r['profile']}\n{r['job'].replace('-', ' ')}\n{r['stat']}" for r in rows]
     pred = [float(r["predicted_us"]) / 1000 for r in rows]
     meas = [float(r["measured_us"]) / 1000 for r in rows]
     host = [float(r["host_us"]) / 1000 for r in rows]
     dev = [m - h for m, h in zip(meas, host)]
 
-    fig, ax = plt.subplots(figsize=(11, 5.5))
+    fig, ax = plt.subplots(figsize=(13, 6))
     x = range(len(rows))
     w = 0.27
     ax.bar([i - w for i in x], pred, w, label="model (ssdsim predict)", color="#4c72b0")
@@ -41,10 +41,9 @@ def main():
     for i, (p, d) in enumerate(zip(pred, dev)):
         ax.annotate(f"{d / p:.2f}×", (i + w, d), ha="center", va="bottom", fontsize=8)
     ax.set_xticks(list(x))
-    ax.set_xticklabels(labels, fontsize=9)
+    ax.set_xticklabels(labels, fontsize=8)
     ax.set_ylabel("latency, ms")
-    profile = rows[0]["profile"]
-    ax.set_title(f"ssdsim profile {profile}: measured against modelled latency "
+    ax.set_title("ssdsim: measured against modelled latency "
                  "(tests/vm/180-ssdsim.sh, QEMU without KVM)")
     ax.grid(axis="y", alpha=0.3)
     ax.legend(fontsize=9)
