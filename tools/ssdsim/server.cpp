@@ -116,32 +116,43 @@ int serve(const Profile& profile, const ServeOptions& opts) {
     const unsigned id = info.dev_id;
 
     // From here on the device exists: every way out removes it.
-    std::exception_ptr queue_error;
+    std::unique_ptr<Fd> cdev;
+    std::unique_ptr<Queue> queue;
     std::thread queue_thread;
-    auto teardown = [&](bool started) {
-        try {
-            if (started)
+    std::exception_ptr queue_error;
+    std::promise<void> fetched;
+    QueueStats stats;
+    // STOP_DEV deletes the disk once its requests are done and aborts the queue's fetches
+    // (also those of a device never started), which ends the queue thread. DEL_DEV waits
+    // until nobody holds /dev/ublkcN, so the queue's mapping and our descriptor of it go
+    // first.
+    auto teardown = [&]() -> bool {
+        if (queue_thread.joinable()) {
+            try {
                 ctrl.stop(id);
-        } catch (const Error& e) {
-            std::fprintf(stderr, "ssdsim: %s\n", e.what());
-        }
-        if (queue_thread.joinable())
+            } catch (const Error& e) {
+                std::fprintf(stderr, "ssdsim: %s\n", e.what());
+            }
             queue_thread.join();
+        }
+        if (queue)
+            stats = queue->stats();
+        queue.reset();
+        cdev.reset();
         try {
             ctrl.remove(id);
+            return true;
         } catch (const Error& e) {
             std::fprintf(stderr, "ssdsim: %s\n", e.what());
+            return false;
         }
     };
 
-    std::unique_ptr<Fd> cdev;
-    std::unique_ptr<Queue> queue;
     try {
         ctrl.set_params(id, device_params(profile, info.max_io_buf_bytes));
         cdev = std::make_unique<Fd>(open_char_device(id));
         queue = std::make_unique<Queue>(cdev->fd, info.queue_depth, info.max_io_buf_bytes,
                                         model, store);
-        std::promise<void> fetched;
         auto fetched_future = fetched.get_future();
         queue_thread = std::thread([&] {
             bool told = false;
@@ -161,15 +172,7 @@ int serve(const Profile& profile, const ServeOptions& opts) {
         fetched_future.get();
         ctrl.start(id, ::getpid());
     } catch (...) {
-        // The queue thread may wait for requests that will never come: stopping a device
-        // that was never started does nothing, deleting it aborts the fetches.
-        if (queue_thread.joinable() && !queue_error) {
-            try {
-                ctrl.stop(id);
-            } catch (const Error&) {
-            }
-        }
-        teardown(false);
+        teardown();
         throw;
     }
 
@@ -177,15 +180,16 @@ int serve(const Profile& profile, const ServeOptions& opts) {
     std::fflush(stdout);
 
     const int sig = wait_for_stop(sigfd.fd, queue_done.fd);
-    teardown(true);
-    const QueueStats& s = queue->stats();
-    fmt::print(stderr, "ssdsim: /dev/ublkb{} removed{}; served {} reads, {} writes, {} other, "
+    const bool removed = teardown();
+    fmt::print(stderr, "ssdsim: /dev/ublkb{} {}{}; served {} reads, {} writes, {} other, "
                "{} errors\n",
-               id, sig ? fmt::format(" on signal {}", sig) : std::string(), s.reads, s.writes,
-               s.other, s.errors);
+               id, removed ? "removed" : "NOT removed",
+               sig ? fmt::format(" on signal {}", sig) : std::string(), stats.reads,
+               stats.writes, stats.other, stats.errors);
     if (queue_error)
         std::rethrow_exception(queue_error);
-    return sig ? 0 : 1;
+    // Without a signal the queue ended by itself: someone else stopped the device.
+    return sig && removed ? 0 : 1;
 }
 
 void remove_device(unsigned dev_id) {
