@@ -41,6 +41,8 @@ TEST(SsdsimWorkload, IsolatedReadsTakeTheModelledTime) {
     const auto r = simulate(quiet(), {parse_job("r:rw=randread,bs=4k,qd=1,ios=200")});
     ASSERT_EQ(r.size(), 1u);
     EXPECT_EQ(r[0].ios, 200u);
+    EXPECT_DOUBLE_EQ(r[0].min_ns, 61'000);
+    EXPECT_DOUBLE_EQ(r[0].p10_ns, 61'000);
     EXPECT_DOUBLE_EQ(r[0].p50_ns, 61'000);
     EXPECT_DOUBLE_EQ(r[0].p99_ns, 61'000);
 }

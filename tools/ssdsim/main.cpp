@@ -64,6 +64,8 @@ int predict(const ssdsim::Profile& p, const std::vector<std::string>& specs,
         out["jobs"].push_back({{"name", r.name},
                                {"ios", r.ios},
                                {"mean_us", r.mean_ns / 1e3},
+                               {"min_us", r.min_ns / 1e3},
+                               {"p10_us", r.p10_ns / 1e3},
                                {"p50_us", r.p50_ns / 1e3},
                                {"p99_us", r.p99_ns / 1e3},
                                {"max_us", r.max_ns / 1e3}});

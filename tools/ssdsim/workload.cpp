@@ -175,6 +175,8 @@ std::vector<JobResult> simulate(const Profile& p, const std::vector<Job>& jobs,
             for (Nanos l : lat)
                 sum += static_cast<double>(l);
             r.mean_ns = sum / static_cast<double>(lat.size());
+            r.min_ns = static_cast<double>(lat.front());
+            r.p10_ns = percentile(lat, 10);
             r.p50_ns = percentile(lat, 50);
             r.p99_ns = percentile(lat, 99);
             r.max_ns = static_cast<double>(lat.back());

@@ -29,7 +29,7 @@ struct Job {
 struct JobResult {
     std::string name;
     std::uint64_t ios = 0; // requests counted (submitted after the ramp, completed)
-    double mean_ns = 0, p50_ns = 0, p99_ns = 0, max_ns = 0;
+    double mean_ns = 0, min_ns = 0, p10_ns = 0, p50_ns = 0, p99_ns = 0, max_ns = 0;
 };
 
 // Parses "NAME:rw=randread|randwrite,bs=4k,qd=1,runtime=5s,ramp=1s,ios=N"; throws
