@@ -68,13 +68,17 @@ refused "more than the device's 16 tags" "$SSDSIM" predict nvme --job 'w:rw=rand
 refused "not an ssdsim device" ssdsim stop sda
 
 # ---- QD1 latencies against the model -----------------------------------------
-# The same jobs on a device whose model takes no time measure the host's own
-# time per request (fio, the block layer, ublk, the server, and the
-# emulated CPU under all of them).
-zero=$UFQ_OUT/zero.json
-jq '.description = "takes no time" | .read_us = 0 | .program_us = 0 | .command_us = 0 |
+# The same jobs on a device whose model takes a fixed 1 ms per request
+# (command time only) measure the host's own time per request, less that
+# 1 ms: fio, the block layer, ublk, the server, the lateness of its timer
+# (which a model taking no time would not pay) and the emulated CPU under
+# all of them.
+host_ms=1
+fixed=$UFQ_OUT/fixed.json
+jq --argjson us "$((host_ms * 1000))" '.description = "a fixed time per request" |
+	.time_scale = 1 | .read_us = 0 | .program_us = 0 | .command_us = $us |
 	.transfer_mb_s = 1000000 | .drain_mb_s = 1000000 | .noise = 0' \
-	"$UFQ_REPO/tools/ssdsim/profiles/nvme.json" >"$zero"
+	"$UFQ_REPO/tools/ssdsim/profiles/nvme.json" >"$fixed"
 
 # Reads first, on an idle device: the writes' programs would delay them.
 # The writes (3 MiB) stay inside the buffers (8 and 16 MiB), as predicted.
@@ -111,9 +115,14 @@ within() {
 		fail "$1: measured/predicted = $2, not within ±$3"
 }
 
-dev0=$(start_dev "$zero")
-qd1_fio "$dev0" "$UFQ_OUT/180-qd1-zero.json"
+dev0=$(start_dev "$fixed")
+qd1_fio "$dev0" "$UFQ_OUT/180-qd1-fixed.json"
 stop_dev "$dev0"
+# host_time JOB PCT: the host's own time at a percentile, microseconds.
+host_time() {
+	awk -v m="$(fio_pct "$UFQ_OUT/180-qd1-fixed.json" "$1" "$2")" -v f="$host_ms" \
+		'BEGIN { printf "%.1f\n", m - f * 1000 }'
+}
 
 csv=$UFQ_OUT/180-ssdsim.csv
 echo "profile,job,stat,predicted_us,measured_us,host_us,device_us,ratio" >"$csv"
@@ -127,7 +136,7 @@ for profile in sata nvme; do
 		pred=$(predict "$name:rw=$rw,bs=$bs,qd=1,ios=$n")
 		model=$(jq '.jobs[0].p10_us' <<<"$pred")
 		measured=$(fio_pct "$UFQ_OUT/180-qd1-$profile.json" "$name" 10.000000)
-		host=$(fio_pct "$UFQ_OUT/180-qd1-zero.json" "$name" 10.000000)
+		host=$(host_time "$name" 10.000000)
 		read -r device ratio < <(awk -v m="$measured" -v h="$host" -v p="$model" \
 			'BEGIN { printf "%.1f %.3f\n", m - h, (m - h) / p }')
 		info "$profile $name QD1 p10: predicted $model us, measured $measured us - host $host us = $device us (x$ratio); p50: predicted $(jq '.jobs[0].p50_us' <<<"$pred") us, measured $(fio_pct "$UFQ_OUT/180-qd1-$profile.json" "$name" 50.000000) us"
@@ -154,7 +163,7 @@ p_alone=$(predict "$read_alone" | jq '.jobs[0].p99_us')
 p_flood=$(predict "$read_flood" "$write_flood" | jq '.jobs[0].p99_us')
 m_alone=$(fio_pct "$json" alone 99.000000)
 m_flood=$(fio_pct "$json" reader 99.000000)
-host=$(fio_pct "$UFQ_OUT/180-qd1-zero.json" read-4k 50.000000)
+host=$(host_time read-4k 50.000000)
 read -r pf mf mf_raw < <(awk -v pa="$p_alone" -v pf="$p_flood" -v ma="$m_alone" -v mf="$m_flood" \
 	-v h="$host" 'BEGIN { printf "%.3f %.3f %.3f\n", pf / pa, (mf - h) / (ma - h), mf / ma }')
 info "4k read p99 alone: predicted $p_alone us, measured $m_alone us"
