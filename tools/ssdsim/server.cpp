@@ -182,10 +182,12 @@ int serve(const Profile& profile, const ServeOptions& opts) {
     const int sig = wait_for_stop(sigfd.fd, queue_done.fd);
     const bool removed = teardown();
     fmt::print(stderr, "ssdsim: /dev/ublkb{} {}{}; served {} reads, {} writes, {} other, "
-               "{} errors\n",
+               "{} errors; completed {:.0f} us later than modelled on average (at most {} us)\n",
                id, removed ? "removed" : "NOT removed",
                sig ? fmt::format(" on signal {}", sig) : std::string(), stats.reads,
-               stats.writes, stats.other, stats.errors);
+               stats.writes, stats.other, stats.errors,
+               stats.commits ? static_cast<double>(stats.late_ns_total) / stats.commits / 1e3 : 0.0,
+               stats.late_ns_max / 1000);
     if (queue_error)
         std::rethrow_exception(queue_error);
     // Without a signal the queue ended by itself: someone else stopped the device.

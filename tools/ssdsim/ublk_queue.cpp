@@ -5,6 +5,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 
@@ -120,6 +121,9 @@ void Queue::commit_due(Nanos now) {
         const Due d = due_.top();
         due_.pop();
         submit_io(UBLK_U_IO_COMMIT_AND_FETCH_REQ, d.tag, d.result);
+        ++stats_.commits;
+        stats_.late_ns_total += now - d.when;
+        stats_.late_ns_max = std::max(stats_.late_ns_max, now - d.when);
     }
 }
 

@@ -21,6 +21,9 @@ namespace ssdsim {
 
 struct QueueStats {
     std::uint64_t reads = 0, writes = 0, other = 0, errors = 0;
+    // How much later than the model said requests were committed: the timer's lateness and
+    // the server's own time, which the model does not know about.
+    std::uint64_t commits = 0, late_ns_total = 0, late_ns_max = 0;
 };
 
 class Queue {
