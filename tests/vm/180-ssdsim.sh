@@ -10,7 +10,7 @@
 # - on nvme, a 64k random write flood (QD8) raises a QD1 4k random
 #   reader's p99 by the factor the model predicts, within 25% (the host's
 #   median time per request taken off both p99s);
-# These run the profiles 10 times slower than shipped (--time-scale), so
+# These run the profiles 5 times slower than shipped (--time-scale), so
 # that the device's time, not the host's, dominates even on a host shared
 # with other VMs; the model's proportions, which are what is validated,
 # do not change with the scale.
@@ -89,7 +89,7 @@ qd1_jobs=("read-4k|randread|4k|60" "read-64k|randread|64k|60"
 # at start, which the emulated CPU of a busy host gets wrong by some percent.
 fio_common=(--direct=1 --ioengine=libaio --norandommap --randrepeat=0 --lat_percentiles=1
 	--percentile_list=10:50:99 --clocksource=clock_gettime)
-slowdown=10
+slowdown=5
 # slow PROFILE: the profile's time scale x $slowdown
 slow() { echo "$(jq .time_scale "$UFQ_REPO/tools/ssdsim/profiles/$1.json") * $slowdown" | bc; }
 qd1_fio() { # DEV JSON

@@ -77,6 +77,18 @@ def load_capacity(path):
     return totals, nominal
 
 
+def load_ssd_capacity(path):
+    """[(total IOPS, nominal IOPS)] of the ssdsim device's calibration runs,
+    from the guest's capacity.csv."""
+    runs = []
+    if os.path.exists(path):
+        with open(path) as f:
+            for row in csv.DictReader(f):
+                if row["scenario"] == "ssd-calibration":
+                    runs.append((float(row["total_iops"]), float(row["nominal_iops"])))
+    return runs
+
+
 def schedulers(data):
     """The schedulers compared, in display order (the calibration run, always
     under none, does not add one)."""
@@ -211,7 +223,8 @@ def main():
         w(f"- contention and tenants device: {meta.get('slow_dev', '?')}, capacity "
           f"{meta.get('slow_cap_iops', '?')} IOPS; runs of {meta.get('runtime_slow', '?')}")
         if "ssd_dev" in meta:
-            w(f"- ssd-contention and ssd-tenants device: {meta['ssd_dev']}, "
+            w(f"- ssd-contention and ssd-tenants device: {meta['ssd_dev']} "
+              f"({meta.get('ssd_desc', '?')}), "
               f"{meta.get('ssd_depth', '?')} tags; nominal capacity (the model's prediction "
               f"for 4k random reads at QD16) {meta.get('ssd_cap_iops', '?')} IOPS; runs of "
               f"{meta.get('runtime_slow', '?')}")
@@ -295,6 +308,13 @@ def main():
                          f"{nominal:.0f} IOPS ({100 * off[0]:.0f}%–{100 * off[-1]:.0f}% of it): "
                          "the device was not the only bottleneck (see the device alone, above, "
                          "for what this machine can do at all).")
+    ssd_runs = load_ssd_capacity(os.path.join(out, "capacity.csv"))
+    ssd_off = sorted(t / c for t, c in ssd_runs if c and abs(t / c - 1) > 0.1)
+    if ssd_off:
+        notes.append(f"{len(ssd_off)} of {len(ssd_runs)} calibration runs of the ssdsim device "
+                     f"were not within 10% of the capacity its model predicts "
+                     f"({100 * ssd_off[0]:.0f}%–{100 * ssd_off[-1]:.0f}% of it): the device "
+                     "was not the only bottleneck.")
     w("## Notes\n")
     if notes:
         for n in dict.fromkeys(notes):
