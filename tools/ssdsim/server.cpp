@@ -12,6 +12,8 @@
 #include <cstdio>
 #include <exception>
 #include <future>
+#include <memory>
+#include <string>
 #include <thread>
 
 #include <fmt/format.h>
