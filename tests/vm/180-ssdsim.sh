@@ -9,8 +9,10 @@
 #   one the stalls of an emulated machine on a busy host touch least; the
 #   10th percentile and the median are logged);
 # - on nvme, a 64k random write flood (QD8) raises a QD1 4k random
-#   reader's p99 by the factor the model predicts, within 25% (the host's
-#   median time per request taken off both p99s);
+#   reader's median and p99 by the factors the model predicts, within 25%
+#   (the host's median time per request taken off); the p99 factor only
+#   when the host's own p99 is under 20% of the modelled one, else it is
+#   logged as not asserted (stalls of a busy host swamp a p99);
 # These run the profiles 5 times slower than shipped (--time-scale), so
 # that the device's time, not the host's, dominates even on a host shared
 # with other VMs; the model's proportions, which are what is validated,
@@ -152,7 +154,19 @@ for profile in sata nvme; do
 	stop_dev "$dev"
 done
 
-# ---- read tail under a write flood --------------------------------------------
+# ---- read latency under a write flood -----------------------------------------
+# The host's own tail first: 4k reads on the 1 ms device for 3 s. Stalls of
+# the emulated machine land in a p99 of a few hundred requests; the p99
+# factor is only asserted when they are small against the modelled p99.
+dev=$(start_dev "$fixed")
+run_fio "$UFQ_OUT/180-host-tail.json" --filename="/dev/$dev" "${fio_common[@]}" --time_based \
+	--name=tail --rw=randread --bs=4k --iodepth=1 --runtime=3
+stop_dev "$dev"
+host_p50=$(awk -v m="$(fio_pct "$UFQ_OUT/180-host-tail.json" tail 50.000000)" -v f="$host_ms" \
+	'BEGIN { printf "%.1f", m - f * 1000 }')
+host_p99=$(awk -v m="$(fio_pct "$UFQ_OUT/180-host-tail.json" tail 99.000000)" -v f="$host_ms" \
+	'BEGIN { printf "%.1f", m - f * 1000 }')
+
 # 8 writes in flight leave tags for the reader: what is measured is the
 # device's interference, not a wait for a tag. A fresh device, as the
 # prediction's model: the buffer of the one above still drains its writes.
@@ -166,22 +180,35 @@ run_fio "$json" --filename="/dev/$dev" "${fio_common[@]}" --time_based \
 	--name=reader --stonewall --rw=randread --bs=4k --iodepth=1 --ramp_time=3 --runtime=10 \
 	--name=writer --rw=randwrite --bs=64k --iodepth=8 --ramp_time=3 --runtime=10
 assert_eq "fio errors (flood)" 0 "$(fio_sum "$json" '.error')"
-p_alone=$(predict "$read_alone" | jq '.jobs[0].p99_us')
-p_flood=$(predict "$read_flood" "$write_flood" | jq '.jobs[0].p99_us')
-m_alone=$(fio_pct "$json" alone 99.000000)
-m_flood=$(fio_pct "$json" reader 99.000000)
-host=$(host_time read-4k 50.000000)
-read -r pf mf mf_raw < <(awk -v pa="$p_alone" -v pf="$p_flood" -v ma="$m_alone" -v mf="$m_flood" \
-	-v h="$host" 'BEGIN { printf "%.3f %.3f %.3f\n", pf / pa, (mf - h) / (ma - h), mf / ma }')
-info "4k read p99 alone: predicted $p_alone us, measured $m_alone us"
-info "4k read p99 under the flood: predicted $p_flood us, measured $m_flood us"
-info "flood factor: predicted x$pf, measured x$mf (x$mf_raw without taking off the host's ${host} us)"
-for row in "alone $p_alone $m_alone" "flood $p_flood $m_flood"; do
-	read -r what p m <<<"$row"
-	awk -v pr="$profile" -v w="$what" -v p="$p" -v m="$m" -v h="$host" \
-		'BEGIN { printf "%s,read-4k-%s,p99,%s,%s,%s,%.1f,%.3f\n", pr, w, p, m, h, m - h, (m - h) / p }' >>"$csv"
-done
-within "read p99 flood factor" "$(awk -v m="$mf" -v p="$pf" 'BEGIN { printf "%.3f", m / p }')" 0.25
+alone_pred=$(predict "$read_alone")
+flood_pred=$(predict "$read_flood" "$write_flood")
+# flood_factor STAT HOST: predicted and measured factor of the reader's STAT
+# (p50, p99) under the flood, the host's HOST us taken off the measured
+# ones; adds both to the CSV.
+flood_factor() {
+	local stat=$1 h=$2 pct pa pf ma mf
+	pct=$([ "$stat" = p50 ] && echo 50.000000 || echo 99.000000)
+	pa=$(jq ".jobs[0].${stat}_us" <<<"$alone_pred")
+	pf=$(jq ".jobs[0].${stat}_us" <<<"$flood_pred")
+	ma=$(fio_pct "$json" alone "$pct")
+	mf=$(fio_pct "$json" reader "$pct")
+	info "4k read $stat alone: predicted $pa us, measured $ma us; under the flood: predicted $pf us, measured $mf us; host $h us" >&2
+	awk -v pr=nvme -v s="$stat" -v pa="$pa" -v pf="$pf" -v ma="$ma" -v mf="$mf" -v h="$h" -v csv="$csv" 'BEGIN {
+		printf "%s,read-4k-alone,%s,%s,%s,%s,%.1f,%.3f\n", pr, s, pa, ma, h, ma - h, (ma - h) / pa >>csv
+		printf "%s,read-4k-flood,%s,%s,%s,%s,%.1f,%.3f\n", pr, s, pf, mf, h, mf - h, (mf - h) / pf >>csv
+		printf "%.3f %.3f\n", pf / pa, (mf - h) / (ma - h) }'
+}
+read -r pf50 mf50 < <(flood_factor p50 "$host_p50")
+info "flood factor of the 4k read median: predicted x$pf50, measured x$mf50"
+within "read median flood factor" "$(awk -v m="$mf50" -v p="$pf50" 'BEGIN { printf "%.3f", m / p }')" 0.25
+read -r pf99 mf99 < <(flood_factor p99 "$host_p50")
+info "flood factor of the 4k read p99: predicted x$pf99, measured x$mf99"
+alone99=$(jq '.jobs[0].p99_us' <<<"$alone_pred")
+if awk -v h="$host_p99" -v a="$alone99" 'BEGIN { exit !(h <= 0.2 * a) }'; then
+	within "read p99 flood factor" "$(awk -v m="$mf99" -v p="$pf99" 'BEGIN { printf "%.3f", m / p }')" 0.25
+else
+	info "read p99 flood factor NOT ASSERTED: the host's own p99 ($host_p99 us) is more than 20% of the modelled p99 alone ($alone99 us); the host is too busy for a p99 to measure the device"
+fi
 
 stop_dev "$dev"
 
