@@ -13,10 +13,10 @@
 #   (the host's median time per request taken off); the p99 factor only
 #   when the host's own p99 is under 20% of the modelled one, else it is
 #   logged as not asserted (stalls of a busy host swamp a p99);
-# These run the profiles 5 times slower than shipped (--time-scale), so
-# that the device's time, not the host's, dominates even on a host shared
-# with other VMs; the model's proportions, which are what is validated,
-# do not change with the scale.
+# These run the profiles 10 (QD1) and 5 (flood) times slower than shipped
+# (--time-scale), so that the device's time, not the host's, dominates
+# even on a host shared with other VMs; the model's proportions, which are
+# what is validated, do not change with the scale.
 # - fio verify=crc32c with zero errors under none, ufq without a policy and
 #   ufq with the deadline policy loaded by ufqctl;
 # - bad profiles and arguments are refused with one line and a non-zero
@@ -92,9 +92,8 @@ qd1_jobs=("read-4k|randread|4k|100" "read-64k|randread|64k|60"
 # at start, which the emulated CPU of a busy host gets wrong by some percent.
 fio_common=(--direct=1 --ioengine=libaio --norandommap --randrepeat=0 --lat_percentiles=1
 	--percentile_list=10:50:99 --clocksource=clock_gettime)
-slowdown=5
-# slow PROFILE: the profile's time scale x $slowdown
-slow() { echo "$(jq .time_scale "$UFQ_REPO/tools/ssdsim/profiles/$1.json") * $slowdown" | bc; }
+# slow PROFILE N: the profile's time scale x N
+slow() { echo "$(jq .time_scale "$UFQ_REPO/tools/ssdsim/profiles/$1.json") * $2" | bc; }
 qd1_fio() { # DEV JSON
 	local args=() spec name rw bs n
 	for spec in "${qd1_jobs[@]}"; do
@@ -135,7 +134,7 @@ host_time() {
 csv=$UFQ_OUT/180-ssdsim.csv
 echo "profile,job,stat,predicted_us,measured_us,host_us,device_us,ratio" >"$csv"
 for profile in sata nvme; do
-	scale=$(slow "$profile")
+	scale=$(slow "$profile" 10)
 	dev=$(start_dev "$profile" --time-scale "$scale")
 	info "$dev: $profile x$scale, $(($(blockdev --getsize64 "/dev/$dev") >> 20)) MiB"
 	qd1_fio "$dev" "$UFQ_OUT/180-qd1-$profile.json"
@@ -170,6 +169,7 @@ host_p99=$(awk -v m="$(fio_pct "$UFQ_OUT/180-host-tail.json" tail 99.000000)" -v
 # 8 writes in flight leave tags for the reader: what is measured is the
 # device's interference, not a wait for a tag. A fresh device, as the
 # prediction's model: the buffer of the one above still drains its writes.
+scale=$(slow nvme 5)
 dev=$(start_dev nvme --time-scale "$scale")
 read_alone="alone:rw=randread,bs=4k,qd=1,ramp=1s,runtime=6s"
 read_flood="reader:rw=randread,bs=4k,qd=1,ramp=3s,runtime=10s"
