@@ -47,7 +47,8 @@ start_dev() { # PROFILE [OPTIONS]: prints the device name
 }
 stop_dev() { # NAME
 	ssdsim stop "$1" || fail "ssdsim stop $1 failed"
-	info "$(tail -1 "/run/ssdsim/$1.log")"
+	# A killed server said nothing.
+	[ ! -s "/run/ssdsim/$1.log" ] || info "$(tail -1 "/run/ssdsim/$1.log")"
 	started=("${started[@]/$1/}")
 }
 
