@@ -13,7 +13,7 @@
 #   (the host's median time per request taken off); the p99 factor only
 #   when the host's own p99 is under 20% of the modelled one, else it is
 #   logged as not asserted (stalls of a busy host swamp a p99);
-# These run the profiles 10 (QD1) and 5 (flood) times slower than shipped
+# These run the profiles 20 (QD1) and 5 (flood) times slower than shipped
 # (--time-scale), so that the device's time, not the host's, dominates
 # even on a host shared with other VMs; the model's proportions, which are
 # what is validated, do not change with the scale.
@@ -87,7 +87,7 @@ jq --argjson us "$((host_ms * 1000))" '.description = "a fixed time per request"
 
 # Reads first, on an idle device: the writes' programs would delay them.
 # The writes (3.3 MiB) stay inside the buffers (8 and 16 MiB), as predicted.
-qd1_jobs=("read-4k|randread|4k|100" "read-64k|randread|64k|60"
+qd1_jobs=("read-4k|randread|4k|60" "read-64k|randread|64k|40"
 	"write-4k|randwrite|4k|200" "write-64k|randwrite|64k|40")
 # fio times with the clock the server uses: its default, the TSC, is calibrated
 # at start, which the emulated CPU of a busy host gets wrong by some percent.
@@ -135,7 +135,7 @@ host_time() {
 csv=$UFQ_OUT/180-ssdsim.csv
 echo "profile,job,stat,predicted_us,measured_us,host_us,device_us,ratio" >"$csv"
 for profile in sata nvme; do
-	scale=$(slow "$profile" 10)
+	scale=$(slow "$profile" 20)
 	dev=$(start_dev "$profile" --time-scale "$scale")
 	info "$dev: $profile x$scale, $(($(blockdev --getsize64 "/dev/$dev") >> 20)) MiB"
 	qd1_fio "$dev" "$UFQ_OUT/180-qd1-$profile.json"
