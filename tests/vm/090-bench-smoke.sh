@@ -44,17 +44,20 @@ done
 expected=$UFQ_OUT/090-expected.csv
 {
 	echo "none,calibration,alone-read-4k-qd16"
+	echo "none,ssd-calibration,alone-read-4k-qd16"
 	for s in "${scheds[@]}"; do
 		echo "$s,overhead,randread-4k-qd32"
 		echo "$s,overhead,randrw70-4k-qd8"
 		echo "$s,contention,read-4k-qd2"
 		echo "$s,contention,write-64k-qd32"
+		echo "$s,ssd-contention,read-4k-qd2"
+		echo "$s,ssd-contention,write-64k-qd32"
 		variants=(tenants)
 		case "$s" in
 		bfq) variants+=(tenants-bfq-weight) ;;
 		none | mq-deadline) variants+=(tenants-io.latency) ;;
 		esac
-		for v in "${variants[@]}"; do
+		for v in "${variants[@]}" "${variants[@]/#/ssd-}"; do
 			echo "$s,$v,crit-read-4k-qd2"
 			echo "$s,$v,be-write-64k-qd16"
 			echo "$s,$v,be-read-64k-qd16"
@@ -119,6 +122,7 @@ EOF
 "$py" -c 'import sys; compile(open(sys.argv[1]).read(), sys.argv[1], "exec")' "$bench/plot.py" ||
 	fail "plot.py does not compile"
 for sec in "### Overhead" "### The device-bound null_blk alone" "### Contention" "### Tenants" \
+	"### The ssdsim device alone" "### Contention (ssdsim)" "### Tenants (ssdsim)" \
 	"## Notes" "## Details"; do
 	grep -q "^$sec" "$out/summary.md" || fail "summary.md has no '$sec' section"
 done

@@ -7,7 +7,7 @@ BENCH_UFQCTL=$BENCH_REPO/build/host/bin/ufqctl
 BENCH_POLICY_OBJS=$BENCH_REPO/build/host/policies
 
 BENCH_INKERNEL=(none mq-deadline kyber bfq)
-BENCH_SCENARIOS=(overhead contention tenants)
+BENCH_SCENARIOS=(overhead contention tenants ssd-contention ssd-tenants)
 
 # The contention/tenants device: a device-bound null_blk, ~4000 IOPS at most.
 BENCH_SLOW_DEPTH=4
@@ -15,6 +15,11 @@ BENCH_SLOW_COMPLETION_NS=1000000
 BENCH_SLOW_PARAMS="size=1024 irqmode=2 completion_nsec=$BENCH_SLOW_COMPLETION_NS hw_queue_depth=$BENCH_SLOW_DEPTH submit_queues=1"
 # The overhead device: null_blk defaults (completes at once, in softirq).
 BENCH_FAST_PARAMS="size=1024 submit_queues=2"
+# The ssd-* scenarios' device: ssdsim (tools/ssdsim/, docs/ssdsim.md) with this
+# profile. Its nominal capacity is the model's own prediction for the
+# calibration job (4k random reads at QD16).
+BENCH_SSD_PROFILE=nvme
+BENCH_SSDSIM=$BENCH_REPO/build/host/bin/ssdsim
 # io.latency target of the latency-critical tenant, microseconds.
 BENCH_IOLAT_TARGET_US=2000
 
@@ -68,10 +73,22 @@ bench_check_sched() {
 	esac
 }
 
+# The default scenarios, one per line: all of them, the ssd-* ones only when
+# ssdsim is built.
+bench_default_scenarios() {
+	local s
+	for s in "${BENCH_SCENARIOS[@]}"; do
+		[[ $s == ssd-* ]] && [ ! -x "$BENCH_SSDSIM" ] && continue
+		echo "$s"
+	done
+}
+
 bench_check_scenario() {
 	case "$1" in
 	overhead | contention | tenants) ;;
-	*) echo "'$1': unknown scenario (overhead, contention, tenants)" ;;
+	ssd-contention | ssd-tenants)
+		[ -x "$BENCH_SSDSIM" ] || echo "$1: ssdsim is not built ($BENCH_SSDSIM)" ;;
+	*) echo "'$1': unknown scenario (overhead, contention, tenants, ssd-contention, ssd-tenants)" ;;
 	esac
 }
 

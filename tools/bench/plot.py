@@ -10,6 +10,8 @@ Reads DIR/summary.csv and meta.txt and writes, for the scenarios present:
                           write flood, and both jobs' IOPS
   tenants.png             the latency-critical tenant's tail latency and every
                           tenant's IOPS, per scheduler and cgroup variant
+  ssd-contention-latency.png, ssd-tenants.png
+                          the same on the ssdsim device
 Bars are medians over the repetitions, whiskers span min to max.
 """
 import os
@@ -196,37 +198,43 @@ def stacked_iops(ax, parts, labels, cap, alone, title):
     ax.legend(loc="upper right", fontsize=8)
 
 
-def device_alone(data):
-    return med(data.get(("calibration", "alone-read-4k-qd16"), {}), "none", "iops")
+def device_alone(data, prefix=""):
+    return med(data.get((prefix + "calibration", "alone-read-4k-qd16"), {}), "none", "iops")
 
 
-def slow_dev(meta):
+def slow_dev(meta, prefix=""):
+    if prefix:
+        return f"{meta.get('ssd_dev', 'ssdsim')}, {meta.get('ssd_depth', '?')} tags"
     ms = float(meta.get("slow_completion_ns", 1e6) or 1e6) / 1e6
     return f"null_blk with {ms:g} ms completions, {meta.get('slow_depth', '?')} tags"
 
 
-def plot_contention(data, scheds, colors, meta, path):
-    rd = data.get(("contention", "read-4k-qd2"))
-    wr = data.get(("contention", "write-64k-qd32"), {})
+def nominal(meta, prefix=""):
+    return float(meta.get("ssd_cap_iops" if prefix else "slow_cap_iops", 0) or 0)
+
+
+def plot_contention(data, scheds, colors, meta, path, prefix=""):
+    rd = data.get((prefix + "contention", "read-4k-qd2"))
+    wr = data.get((prefix + "contention", "write-64k-qd32"), {})
     if not rd:
         return False
     ss = [s for s in scheds if s in rd]
-    cap = float(meta.get("slow_cap_iops", 0) or 0)
+    cap = nominal(meta, prefix)
     fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(14, 6), gridspec_kw={"width_ratios": [3, 2]})
     latency_panel(ax1, rd, ss, colors, "4k random reader (QD2): latency — lower is better")
     stacked_iops(ax2, [("reader 4k QD2", [med(rd, s, "iops") for s in ss]),
                        ("writer 64k QD32", [med(wr, s, "iops") for s in ss])],
-                 ss, cap, device_alone(data), "Throughput of both jobs — higher is better")
+                 ss, cap, device_alone(data, prefix), "Throughput of both jobs — higher is better")
     fig.suptitle("Contention: a 4k random reader against a 64k random write flood on "
-                 + slow_dev(meta) + "\n" + subtitle(meta), fontsize=11)
+                 + slow_dev(meta, prefix) + "\n" + subtitle(meta), fontsize=11)
     fig.tight_layout(rect=(0, 0, 1, 0.95))
     fig.savefig(path, dpi=110)
     plt.close(fig)
     return True
 
 
-def plot_tenants(data, scheds, colors, meta, path):
-    tscen = sorted({sc for (sc, _) in data if sc.startswith("tenants")}, key=scen_key)
+def plot_tenants(data, scheds, colors, meta, path, prefix=""):
+    tscen = sorted({sc for (sc, _) in data if sc.startswith(prefix + "tenants")}, key=scen_key)
     if not tscen:
         return False
     labels, crit, be1, be2 = [], {}, [], []
@@ -236,14 +244,14 @@ def plot_tenants(data, scheds, colors, meta, path):
     keyed = [(sc, s) for s in scheds for sc in tscen
              if s in data.get((sc, "crit-read-4k-qd2"), {})]
     for sc, s in keyed:
-        lab = s + names.get(sc, f" ({sc})")
+        lab = s + names.get(sc.removeprefix(prefix), f" ({sc})")
         labels.append(lab)
         c = data[(sc, "crit-read-4k-qd2")]
         for m in ("iops", "lat_p50_us", "lat_p99_us", "lat_p999_us"):
             crit.setdefault(lab, {})[m] = c[s].get(m, [])
         be1.append(med(data.get((sc, "be-write-64k-qd16"), {}), s, "iops"))
         be2.append(med(data.get((sc, "be-read-64k-qd16"), {}), s, "iops"))
-    cap = float(meta.get("slow_cap_iops", 0) or 0)
+    cap = nominal(meta, prefix)
     fig, (ax1, ax2) = plt.subplots(2, 1, figsize=(14, 11.5))
     # Each configuration in its scheduler's colour.
     conf_colors = {lab: colors[s] for (_, s), lab in zip(keyed, labels)}
@@ -252,8 +260,8 @@ def plot_tenants(data, scheds, colors, meta, path):
     stacked_iops(ax2, [("critical reader 4k QD2", [med(crit, lab, "iops") for lab in labels]),
                        ("best-effort writer 64k QD16", be1),
                        ("best-effort reader 64k QD16", be2)],
-                 labels, cap, device_alone(data), "Throughput per tenant — higher is better")
-    fig.suptitle("Tenants: three cgroups on " + slow_dev(meta) + "\n" + subtitle(meta),
+                 labels, cap, device_alone(data, prefix), "Throughput per tenant — higher is better")
+    fig.suptitle("Tenants: three cgroups on " + slow_dev(meta, prefix) + "\n" + subtitle(meta),
                  fontsize=11)
     fig.tight_layout(rect=(0, 0, 1, 0.97), h_pad=3.0)
     fig.savefig(path, dpi=110)
@@ -270,9 +278,12 @@ def main():
     data = load(os.path.join(out, "summary.csv"))
     scheds = schedulers(data)
     colors = sched_colors(scheds)
-    for fn, f in (("iops.png", plot_iops), ("contention-latency.png", plot_contention),
-                  ("tenants.png", plot_tenants)):
-        if f(data, scheds, colors, meta, os.path.join(out, fn)):
+    charts = [("iops.png", plot_iops, ()), ("contention-latency.png", plot_contention, ()),
+              ("tenants.png", plot_tenants, ()),
+              ("ssd-contention-latency.png", plot_contention, ("ssd-",)),
+              ("ssd-tenants.png", plot_tenants, ("ssd-",))]
+    for fn, f, extra in charts:
+        if f(data, scheds, colors, meta, os.path.join(out, fn), *extra):
             print(f"plot: {os.path.join(out, fn)}")
     return 0
 

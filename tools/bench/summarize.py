@@ -16,12 +16,15 @@ import sys
 
 INKERNEL = ["none", "mq-deadline", "kyber", "bfq"]
 SCENARIOS = ["overhead", "calibration", "contention", "tenants", "tenants-bfq-weight",
-             "tenants-io.latency"]
+             "tenants-io.latency", "ssd-calibration", "ssd-contention", "ssd-tenants",
+             "ssd-tenants-bfq-weight", "ssd-tenants-io.latency"]
 METRICS = ["iops", "bw_kib", "lat_mean_us", "lat_p50_us", "lat_p99_us", "lat_p999_us"]
 CHARTS = [
     ("iops.png", "IOPS per workload on the default null_blk (overhead scenario)"),
     ("contention-latency.png", "Read tail latency against a write flood (contention scenario)"),
     ("tenants.png", "Tenants: latency-critical reader and best-effort throughput"),
+    ("ssd-contention-latency.png", "The same contention on the ssdsim device"),
+    ("ssd-tenants.png", "The same tenants on the ssdsim device"),
 ]
 
 
@@ -59,15 +62,31 @@ def load(path):
 
 def load_capacity(path):
     """{(scenario, scheduler): [total IOPS by repetition]} and the nominal
-    capacity, from the guest's capacity.csv (absent: empty, None)."""
+    capacity, from the guest's capacity.csv (absent: empty, None), for the
+    device-bound null_blk; the ssdsim device's rows (ssd-*), with their own
+    nominal capacity, are left to the caller (read_kv of meta.txt)."""
     totals, nominal = {}, None
     if os.path.exists(path):
         with open(path) as f:
             for row in csv.DictReader(f):
+                if row["scenario"].startswith("ssd-"):
+                    continue
                 totals.setdefault((row["scenario"], row["scheduler"]), []).append(
                     float(row["total_iops"]))
                 nominal = float(row["nominal_iops"])
     return totals, nominal
+
+
+def load_ssd_capacity(path):
+    """[(total IOPS, nominal IOPS)] of the ssdsim device's calibration runs,
+    from the guest's capacity.csv."""
+    runs = []
+    if os.path.exists(path):
+        with open(path) as f:
+            for row in csv.DictReader(f):
+                if row["scenario"] == "ssd-calibration":
+                    runs.append((float(row["total_iops"]), float(row["nominal_iops"])))
+    return runs
 
 
 def schedulers(data):
@@ -122,6 +141,7 @@ def best_inkernel(d, m, higher):
 
 
 def tenant_config(scenario, sched, meta):
+    scenario = scenario.removeprefix("ssd-")
     if scenario == "tenants":
         return sched
     if scenario == "tenants-bfq-weight":
@@ -130,6 +150,53 @@ def tenant_config(scenario, sched, meta):
         t = meta.get("iolatency_target_us", "?")
         return f"{sched} + io.latency {t} µs"
     return f"{sched} ({scenario})"
+
+
+def contention_section(w, data, scheds, prefix, devname, alone):
+    rd = data.get((prefix + "contention", "read-4k-qd2"))
+    wr = data.get((prefix + "contention", "write-64k-qd32"))
+    if not rd:
+        return
+    w(f"### Contention{' (ssdsim)' if prefix else ''}: 4k reader (QD2) against a 64k write "
+      f"flood (QD32) on {devname}\n")
+    w("| scheduler | reader IOPS | reader p50 ms | reader p99 ms | reader p99.9 ms | "
+      "writer IOPS | total IOPS | total ÷ device alone |")
+    w("|---|---|---|---|---|---|---|---|")
+    for s in scheds:
+        if s not in rd:
+            continue
+        ri, wi = med(rd, s, "iops"), med(wr or {}, s, "iops")
+        tot = (ri or 0) + (wi or 0)
+        w(f"| {s} | {fmt_iops(ri)} | {fmt_ms(med(rd, s, 'lat_p50_us'))} | "
+          f"{fmt_ms(med(rd, s, 'lat_p99_us'))} | {fmt_ms(med(rd, s, 'lat_p999_us'))} | "
+          f"{fmt_iops(wi)} | {fmt_iops(tot)} | {fmt_pct(tot, alone)} |")
+    w("\nA total well below what the device does alone means the scheduler held the "
+      "device back (throttling, idling, or its own CPU cost).\n")
+
+
+def tenants_section(w, data, scheds, prefix, devname, alone, meta):
+    tscen = sorted([sc for sc in {sc for (sc, _) in data} if sc.startswith(prefix + "tenants")],
+                   key=scen_key)
+    if not tscen:
+        return
+    w(f"### Tenants{' (ssdsim)' if prefix else ''}: three cgroups on {devname}\n")
+    w("| configuration | critical reader IOPS | critical p99 ms | critical p99.9 ms | "
+      "best-effort writer IOPS | best-effort reader IOPS | total IOPS | total ÷ device alone |")
+    w("|---|---|---|---|---|---|---|---|")
+    for s in scheds:
+        for sc in tscen:
+            c = data.get((sc, "crit-read-4k-qd2"), {})
+            b1 = data.get((sc, "be-write-64k-qd16"), {})
+            b2 = data.get((sc, "be-read-64k-qd16"), {})
+            if s not in c:
+                continue
+            vals = [med(c, s, "iops"), med(b1, s, "iops"), med(b2, s, "iops")]
+            w(f"| {tenant_config(sc, s, meta)} | {fmt_iops(vals[0])} | "
+              f"{fmt_ms(med(c, s, 'lat_p99_us'))} | {fmt_ms(med(c, s, 'lat_p999_us'))} | "
+              f"{fmt_iops(vals[1])} | {fmt_iops(vals[2])} | "
+              f"{fmt_iops(sum(v or 0 for v in vals))} | "
+              f"{fmt_pct(sum(v or 0 for v in vals), alone)} |")
+    w("")
 
 
 def main():
@@ -155,6 +222,12 @@ def main():
           f"completes at once); runs of {meta.get('runtime_fast', '?')}")
         w(f"- contention and tenants device: {meta.get('slow_dev', '?')}, capacity "
           f"{meta.get('slow_cap_iops', '?')} IOPS; runs of {meta.get('runtime_slow', '?')}")
+        if "ssd_dev" in meta:
+            w(f"- ssd-contention and ssd-tenants device: {meta['ssd_dev']} "
+              f"({meta.get('ssd_desc', '?')}), "
+              f"{meta.get('ssd_depth', '?')} tags; nominal capacity (the model's prediction "
+              f"for 4k random reads at QD16) {meta.get('ssd_cap_iops', '?')} IOPS; runs of "
+              f"{meta.get('runtime_slow', '?')}")
         w("- fio: libaio, O_DIRECT, time_based; latency is fio's total latency "
           "(submission to completion).\n")
     w("Values are medians over the repetitions; min–max is the spread across them. "
@@ -198,44 +271,25 @@ def main():
           "The difference is the emulated machine's timer and CPU cost per request; it is "
           "the same for every scheduler, and the tables below compare totals with this "
           "measured ceiling.\n")
-    # Contention.
-    rd, wr = data.get(("contention", "read-4k-qd2")), data.get(("contention", "write-64k-qd32"))
-    if rd:
-        w("### Contention: 4k reader (QD2) against a 64k write flood (QD32)\n")
-        w("| scheduler | reader IOPS | reader p50 ms | reader p99 ms | reader p99.9 ms | "
-          "writer IOPS | total IOPS | total ÷ device alone |")
-        w("|---|---|---|---|---|---|---|---|")
-        for s in scheds:
-            if s not in rd:
-                continue
-            ri, wi = med(rd, s, "iops"), med(wr or {}, s, "iops")
-            tot = (ri or 0) + (wi or 0)
-            w(f"| {s} | {fmt_iops(ri)} | {fmt_ms(med(rd, s, 'lat_p50_us'))} | "
-              f"{fmt_ms(med(rd, s, 'lat_p99_us'))} | {fmt_ms(med(rd, s, 'lat_p999_us'))} | "
-              f"{fmt_iops(wi)} | {fmt_iops(tot)} | {fmt_pct(tot, alone)} |")
-        w("\nA total well below what the device does alone means the scheduler held the "
-          "device back (throttling, idling, or its own CPU cost).\n")
-    # Tenants.
-    tscen = sorted([sc for sc in {sc for (sc, _) in data} if sc.startswith("tenants")], key=scen_key)
-    if tscen:
-        w("### Tenants: three cgroups on the device-bound null_blk\n")
-        w("| configuration | critical reader IOPS | critical p99 ms | critical p99.9 ms | "
-          "best-effort writer IOPS | best-effort reader IOPS | total IOPS | total ÷ device alone |")
-        w("|---|---|---|---|---|---|---|---|")
-        for s in scheds:
-            for sc in tscen:
-                c = data.get((sc, "crit-read-4k-qd2"), {})
-                b1 = data.get((sc, "be-write-64k-qd16"), {})
-                b2 = data.get((sc, "be-read-64k-qd16"), {})
-                if s not in c:
-                    continue
-                vals = [med(c, s, "iops"), med(b1, s, "iops"), med(b2, s, "iops")]
-                w(f"| {tenant_config(sc, s, meta)} | {fmt_iops(vals[0])} | "
-                  f"{fmt_ms(med(c, s, 'lat_p99_us'))} | {fmt_ms(med(c, s, 'lat_p999_us'))} | "
-                  f"{fmt_iops(vals[1])} | {fmt_iops(vals[2])} | "
-                  f"{fmt_iops(sum(v or 0 for v in vals))} | "
-                  f"{fmt_pct(sum(v or 0 for v in vals), alone)} |")
-        w("")
+    # Contention and tenants, on the null_blk and on the ssdsim device.
+    for prefix, devname in (("", "the device-bound null_blk"), ("ssd-", "the ssdsim device")):
+        if prefix:
+            scal = data.get(("ssd-calibration", "alone-read-4k-qd16"), {})
+            alone = med(scal, "none", "iops")
+            if alone is not None:
+                cap = float(meta.get("ssd_cap_iops", 0) or 0)
+                w("### The ssdsim device alone\n")
+                w(f"With no scheduler and 16 reads in flight it did {fmt_iops(alone)} IOPS "
+                  f"(median; {fmt_range(scal['none'].get('iops'), fmt_iops)}), "
+                  f"{fmt_pct(alone, cap)} of the {fmt_iops(cap) if cap else '?'} IOPS its model "
+                  f"predicts for that job (its nominal capacity: "
+                  f"{'within' if cap and abs(alone / cap - 1) <= 0.1 else 'not within'} 10%); "
+                  f"median read latency "
+                  f"{fmt_ms(med(scal, 'none', 'lat_p50_us'))} ms. The ssd tables compare "
+                  "totals with this measured ceiling; a mix of reads and writes has a capacity "
+                  "of its own, which depends on the mix.\n")
+        contention_section(w, data, scheds, prefix, devname, alone)
+        tenants_section(w, data, scheds, prefix, devname, alone, meta)
 
     notes_path = os.path.join(out, "notes.txt")
     notes = []
@@ -254,6 +308,13 @@ def main():
                          f"{nominal:.0f} IOPS ({100 * off[0]:.0f}%–{100 * off[-1]:.0f}% of it): "
                          "the device was not the only bottleneck (see the device alone, above, "
                          "for what this machine can do at all).")
+    ssd_runs = load_ssd_capacity(os.path.join(out, "capacity.csv"))
+    ssd_off = sorted(t / c for t, c in ssd_runs if c and abs(t / c - 1) > 0.1)
+    if ssd_off:
+        notes.append(f"{len(ssd_off)} of {len(ssd_runs)} calibration runs of the ssdsim device "
+                     f"were not within 10% of the capacity its model predicts "
+                     f"({100 * ssd_off[0]:.0f}%–{100 * ssd_off[-1]:.0f}% of it): the device "
+                     "was not the only bottleneck.")
     w("## Notes\n")
     if notes:
         for n in dict.fromkeys(notes):
