@@ -35,6 +35,10 @@ if [ -z "$libbpf_ver" ] || dpkg --compare-versions "$libbpf_ver" lt 1:1.4; then
 	missing+=("${backports_pkgs[@]}")
 fi
 command -v bpftool >/dev/null 2>&1 || missing+=(bpftool/bookworm-backports)
+# ssdsim's ublk server needs the ioctl-encoded ublk commands (UBLK_U_CMD_*) of
+# the 6.12 uapi headers; bookworm's own linux-libc-dev (6.1) lacks them.
+grep -qs UBLK_U_CMD_ADD_DEV /usr/include/linux/ublk_cmd.h ||
+	missing+=(linux-libc-dev/bookworm-backports)
 command -v vng >/dev/null 2>&1 || missing+=(virtme-ng)
 linux_src_ok=no
 [ -f "$UFQ_LINUX_SRC_TARBALL" ] &&
@@ -70,7 +74,7 @@ export DEBIAN_FRONTEND=noninteractive
 apt-get update -qq
 apt-get install -y -qq --no-install-recommends "${bookworm_pkgs[@]}" >/dev/null
 apt-get install -y -qq --no-install-recommends -t bookworm-backports \
-	libbpf-dev bpftool >/dev/null
+	libbpf-dev bpftool linux-libc-dev >/dev/null
 
 # The kernel source: the pinned version when the archive still has it,
 # otherwise the newest 6.12 it offers (the cache key records which).
