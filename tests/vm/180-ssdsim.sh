@@ -9,10 +9,13 @@
 #   one the stalls of an emulated machine on a busy host touch least; the
 #   10th percentile and the median are logged);
 # - on nvme, a 64k random write flood (QD8) raises a QD1 4k random
-#   reader's median and p99 by the factors the model predicts, within 25%
-#   (the host's median time per request taken off); the p99 factor only
-#   when the host's own p99 is under 20% of the modelled one, else it is
-#   logged as not asserted (stalls of a busy host swamp a p99);
+#   reader's median by the factor the model predicts, within 25% (the
+#   host's median time per request taken off); its p99 under the flood is
+#   the predicted one within 25%, the host's own p99 allowed on top (stalls
+#   of an emulated machine only ever add time), and at least twice its p99
+#   alone (the model predicts more than 3 times). The p99 alone is not
+#   compared with its prediction: a single host stall in a few hundred
+#   requests moves it by a third, so a ratio of two p99s measures the host;
 # These run the profiles 20 (QD1) and 5 (flood) times slower than shipped
 # (--time-scale), so that the device's time, not the host's, dominates
 # even on a host shared with other VMs; the model's proportions, which are
@@ -32,24 +35,26 @@
 SSDSIM=$UFQ_REPO/build/host/bin/ssdsim
 [ -x "$SSDSIM" ] || fail "$SSDSIM is not built"
 [ -e /dev/ublk-control ] || skip "no /dev/ublk-control (kernel without CONFIG_BLK_DEV_UBLK)"
-started=()
+# Every server the helper still knows of (start_dev runs in a command
+# substitution, so the test cannot keep a list itself).
 cleanup_ssdsim() {
-	local d
-	for d in "${started[@]}"; do ssdsim stop "$d" 2>/dev/null || true; done
+	local f
+	for f in /run/ssdsim/*.pid; do
+		[ -e "$f" ] || continue
+		ssdsim stop "$(basename "$f" .pid)" 2>/dev/null || true
+	done
 }
 trap 'cleanup_policies; cleanup_ssdsim' EXIT
 
 start_dev() { # PROFILE [OPTIONS]: prints the device name
 	local dev
 	dev=$(ssdsim start "$@") || fail "ssdsim start $* failed"
-	started+=("${dev#/dev/}")
 	echo "${dev#/dev/}"
 }
 stop_dev() { # NAME
 	ssdsim stop "$1" || fail "ssdsim stop $1 failed"
 	# A killed server said nothing.
 	[ ! -s "/run/ssdsim/$1.log" ] || info "$(tail -1 "/run/ssdsim/$1.log")"
-	started=("${started[@]/$1/}")
 }
 
 # ---- bad input: one line, non-zero exit -------------------------------------
@@ -156,8 +161,8 @@ done
 
 # ---- read latency under a write flood -----------------------------------------
 # The host's own tail first: 4k reads on the 1 ms device for 3 s. Stalls of
-# the emulated machine land in a p99 of a few hundred requests; the p99
-# factor is only asserted when they are small against the modelled p99.
+# the emulated machine land in a p99 of a few hundred requests: they are
+# the tolerance the p99 under the flood gets on top of its 25%.
 dev=$(start_dev "$fixed")
 run_fio "$UFQ_OUT/180-host-tail.json" --filename="/dev/$dev" "${fio_common[@]}" --time_based \
 	--name=tail --rw=randread --bs=4k --iodepth=1 --runtime=3
@@ -203,13 +208,17 @@ read -r pf50 mf50 < <(flood_factor p50 "$host_p50")
 info "flood factor of the 4k read median: predicted x$pf50, measured x$mf50"
 within "read median flood factor" "$(awk -v m="$mf50" -v p="$pf50" 'BEGIN { printf "%.3f", m / p }')" 0.25
 read -r pf99 mf99 < <(flood_factor p99 "$host_p50")
-info "flood factor of the 4k read p99: predicted x$pf99, measured x$mf99"
-alone99=$(jq '.jobs[0].p99_us' <<<"$alone_pred")
-if awk -v h="$host_p99" -v a="$alone99" 'BEGIN { exit !(h <= 0.2 * a) }'; then
-	within "read p99 flood factor" "$(awk -v m="$mf99" -v p="$pf99" 'BEGIN { printf "%.3f", m / p }')" 0.25
-else
-	info "read p99 flood factor NOT ASSERTED: the host's own p99 ($host_p99 us) is more than 20% of the modelled p99 alone ($alone99 us); the host is too busy for a p99 to measure the device"
-fi
+info "flood factor of the 4k read p99: predicted x$pf99, measured x$mf99 (logged only)"
+p99_flood_pred=$(jq '.jobs[0].p99_us' <<<"$flood_pred")
+p99_flood=$(fio_pct "$json" reader 99.000000)
+p99_alone=$(fio_pct "$json" alone 99.000000)
+awk -v m="$p99_flood" -v p="$p99_flood_pred" -v h50="$host_p50" -v h99="$host_p99" 'BEGIN {
+	r = (m - h50) / p; hi = 1.25 + (h99 > h50 ? (h99 - h50) / p : 0)
+	exit !(r >= 0.75 && r <= hi) }' ||
+	fail "read p99 under the flood: measured $p99_flood us (host p50 $host_p50 us, p99 $host_p99 us), predicted $p99_flood_pred us: not within -25%/+25% plus the host's tail"
+awk -v f="$p99_flood" -v a="$p99_alone" 'BEGIN { exit !(f >= 2 * a) }' ||
+	fail "read p99 under the flood ($p99_flood us) is not at least twice the p99 alone ($p99_alone us); the model predicts x$pf99"
+info "read p99 under the flood: measured $p99_flood us, predicted $p99_flood_pred us (host p99 $host_p99 us); x$mf99 the p99 alone"
 
 stop_dev "$dev"
 
