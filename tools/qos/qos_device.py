@@ -9,18 +9,17 @@ import re
 import shutil
 import stat
 import subprocess
-from dataclasses import dataclass
 
 
 class DeviceError(Exception):
     """The device cannot be calibrated; the message is the whole story, on one line."""
 
 
-@dataclass(frozen=True)
 class Device:
-    name: str      # kernel name: nvme0n1
-    devno: str     # MAJ:MIN
-    path: str      # its node: /dev/nvme0n1
+    def __init__(self, name, devno, path):
+        self.name = name     # kernel name: nvme0n1
+        self.devno = devno   # MAJ:MIN
+        self.path = path     # its node: /dev/nvme0n1
 
     def sysfs(self, sys_root="/sys"):
         return os.path.join(sys_root, "block", self.name)
