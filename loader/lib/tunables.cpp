@@ -35,14 +35,15 @@ PinnedMap open_tunables(const std::string& policy, const Paths& paths) {
 
 std::string Tunable::text(Int v) const { return integer_text(enumerators, v); }
 
-void check_tunables_schema(const Schema& schema, std::string_view map_name) {
+void check_tunables_schema(const Schema& schema, std::string_view map_name,
+                           std::string_view noun) {
     if (schema.kind != Schema::Kind::Struct)
-        throw Error(fmt::format("the value of tunables map {} is not a struct", map_name));
+        throw Error(fmt::format("the value of {}s map {} is not a struct", noun, map_name));
     for (const auto& m : schema.children)
         if (m.kind != Schema::Kind::Integer)
-            throw Error(fmt::format("tunable {} in map {} is not an integer; tunables maps hold "
-                                    "integers only",
-                                    m.name, map_name));
+            throw Error(fmt::format("{} {} in map {} is not an integer; {}s maps hold integers "
+                                    "only",
+                                    noun, m.name, map_name, noun));
 }
 
 void apply_defaults(const Schema& schema, std::span<std::uint8_t> value) {
@@ -52,16 +53,19 @@ void apply_defaults(const Schema& schema, std::span<std::uint8_t> value) {
 }
 
 void apply_assignments(const Schema& schema, std::span<std::uint8_t> value,
-                       const std::vector<std::string>& assignments, std::string_view policy) {
+                       const std::vector<std::string>& assignments, std::string_view owner,
+                       std::string_view noun) {
     std::vector<std::pair<const Schema*, Int>> parsed;
     for (const auto& text : assignments) {
         const auto eq = text.find('=');
         if (eq == std::string::npos || eq == 0)
-            throw Error(fmt::format("'{}' is not KEY=VALUE (e.g. fifo_batch=8)", text));
+            throw Error(fmt::format("'{}' is not KEY=VALUE (e.g. {}=8)", text,
+                                    schema.children.empty() ? "fifo_batch"
+                                                            : schema.children.front().name));
         const std::string key = text.substr(0, eq);
         const Schema* member = schema.member(key);
         if (!member)
-            throw Error(fmt::format("{} has no tunable '{}'; its tunables: {}", policy, key,
+            throw Error(fmt::format("{} has no {} '{}'; its {}s: {}", owner, noun, key, noun,
                                     member_names(schema)));
         parsed.emplace_back(member,
                             parse_integer(*member, std::string_view(text).substr(eq + 1), key));

@@ -32,17 +32,21 @@ struct Tunable {
 };
 
 // Checks that `schema` (the value type of map `map_name`) is a struct whose members are all
-// integers; throws ufq::Error otherwise.
-void check_tunables_schema(const Schema& schema, std::string_view map_name);
+// integers; throws ufq::Error otherwise. `noun` names a member in errors ("tunable"; the
+// tenants maps of ufq/tenants.hpp follow the same rules with "tenant setting").
+void check_tunables_schema(const Schema& schema, std::string_view map_name,
+                           std::string_view noun = "tunable");
 
 // Sets every member that has a default (UFQ_TUNABLE) to it.
 void apply_defaults(const Schema& schema, std::span<std::uint8_t> value);
 
 // Applies "KEY=VAL" texts to `value`. All are checked before any is applied, so an error
-// leaves `value` untouched. Errors name the policy and the choices, e.g.
+// leaves `value` untouched. Errors name the `owner` (the policy), the `noun` and the choices,
+// e.g.
 //   deadline has no tunable 'fifo'; its tunables: read_expire_ms, ..., fifo_batch
 void apply_assignments(const Schema& schema, std::span<std::uint8_t> value,
-                       const std::vector<std::string>& assignments, std::string_view policy);
+                       const std::vector<std::string>& assignments, std::string_view owner,
+                       std::string_view noun = "tunable");
 
 // For a swap to a policy version whose tunables map has another layout: `new_value` holds the
 // new version's defaults; every tunable the user had changed (its old value is not the old
