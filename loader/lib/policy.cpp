@@ -1,21 +1,17 @@
+// ufqctl load, unload, bind and unbind: a policy attached and pinned, devices bound to it and
+// given back what they had.
 #include "ufq/policy.hpp"
 
 #include <bpf/bpf.h>
-#include <bpf/btf.h>
 #include <bpf/libbpf.h>
-#include <fcntl.h>
 #include <fmt/format.h>
 #include <fmt/ranges.h>
-#include <stdio.h>
 #include <unistd.h>
 
 #include <algorithm>
 #include <cerrno>
 #include <chrono>
-#include <cstdarg>
-#include <cstring>
 #include <functional>
-#include <map>
 #include <memory>
 #include <optional>
 #include <set>
@@ -23,9 +19,9 @@
 #include <thread>
 
 #include "errno_text.hpp"
-#include "ufq/btf_compare.hpp"
+#include "policy_object.hpp"
+#include "rollback.hpp"
 #include "ufq/error.hpp"
-#include "ufq/pinned_map.hpp"
 #include "ufq/require.hpp"
 #include "ufq/scheduler.hpp"
 #include "ufq/state.hpp"
@@ -33,7 +29,6 @@
 #include "ufq/struct_ops.hpp"
 #include "ufq/sysfs.hpp"
 #include "ufq/tunables.hpp"
-#include "unique_fd.hpp"
 
 namespace fs = std::filesystem;
 
@@ -67,56 +62,6 @@ std::string printable(std::string_view text) {
     return out;
 }
 
-// ---- libbpf output: kept, so a verifier rejection can be shown in a few lines ---------------
-
-std::string& libbpf_log() {
-    static std::string log;
-    return log;
-}
-
-int capture_libbpf(enum libbpf_print_level level, const char* fmt, va_list args) {
-    if (level == LIBBPF_DEBUG)
-        return 0;
-    va_list copy;
-    va_copy(copy, args);
-    const int n = vsnprintf(nullptr, 0, fmt, copy);
-    va_end(copy);
-    if (n <= 0)
-        return n;
-    std::string text(static_cast<size_t>(n) + 1, '\0');
-    vsnprintf(text.data(), text.size(), fmt, args);
-    text.resize(static_cast<size_t>(n));
-    libbpf_log() += text;
-    return n;
-}
-
-struct LibbpfLogCapture {
-    libbpf_print_fn_t previous;
-    LibbpfLogCapture() : previous(libbpf_set_print(capture_libbpf)) { libbpf_log().clear(); }
-    ~LibbpfLogCapture() { libbpf_set_print(previous); }
-    LibbpfLogCapture(const LibbpfLogCapture&) = delete;
-    LibbpfLogCapture& operator=(const LibbpfLogCapture&) = delete;
-};
-
-std::string last_lines(const std::string& text, size_t count) {
-    std::vector<std::string> lines;
-    std::istringstream in(text);
-    for (std::string line; std::getline(in, line);)
-        if (!line.empty())
-            lines.push_back(line);
-    std::string out;
-    for (size_t i = lines.size() > count ? lines.size() - count : 0; i < lines.size(); ++i)
-        out += "  " + lines[i] + "\n";
-    return out;
-}
-
-// ---- RAII owners of libbpf objects ---------------------------------------------------------
-
-struct ObjectCloser {
-    void operator()(bpf_object* obj) const { bpf_object__close(obj); }
-};
-using ObjectPtr = std::unique_ptr<bpf_object, ObjectCloser>;
-
 // Destroying a struct_ops link closes its fd: that detaches the policy unless the link is
 // pinned, in which case the pin keeps it (so no bpf_link__disconnect, which would leak the fd).
 struct LinkCloser {
@@ -124,135 +69,8 @@ struct LinkCloser {
 };
 using LinkPtr = std::unique_ptr<bpf_link, LinkCloser>;
 
-// Undo actions run in reverse unless dismissed: what makes every failure leave nothing behind.
-class Rollback {
-public:
-    Rollback() = default;
-    Rollback(const Rollback&) = delete;
-    Rollback& operator=(const Rollback&) = delete;
-    ~Rollback() {
-        for (auto it = undo_.rbegin(); it != undo_.rend(); ++it) {
-            try {
-                (*it)();
-            } catch (const std::exception&) { // best effort: the original error matters more
-            }
-        }
-    }
-    void add(std::function<void()> fn) { undo_.push_back(std::move(fn)); }
-    void dismiss() { undo_.clear(); }
-
-private:
-    std::vector<std::function<void()>> undo_;
-};
-
 bool contains(const std::vector<std::string>& list, std::string_view item) {
     return std::find(list.begin(), list.end(), item) != list.end();
-}
-
-// ---- the policy object -----------------------------------------------------------------------
-
-// A policy's ufq_ops struct_ops map and the name in it.
-struct PolicyMap {
-    bpf_map* map = nullptr;
-    std::string name;
-};
-
-std::string struct_ops_name(const bpf_object* obj, const bpf_map* map) {
-    const btf* btf = bpf_object__btf(obj);
-    const btf_type* type = btf__type_by_id(btf, bpf_map__btf_value_type_id(map));
-    size_t size = 0;
-    const auto* data = static_cast<const char*>(bpf_map__initial_value(map, &size));
-    if (!type || !data)
-        return {};
-    const btf_member* member = btf_members(type);
-    for (int i = 0; i < btf_vlen(type); ++i, ++member) {
-        if (std::strcmp(btf__name_by_offset(btf, member->name_off), "name") != 0)
-            continue;
-        const size_t offset = btf_member_bit_offset(type, i) / 8;
-        if (offset >= size)
-            return {};
-        return std::string(data + offset, strnlen(data + offset, size - offset));
-    }
-    return {};
-}
-
-PolicyMap find_policy_map(const bpf_object* obj, const fs::path& object) {
-    PolicyMap found;
-    bpf_map* map = nullptr;
-    bpf_object__for_each_map(map, obj) {
-        if (bpf_map__type(map) != BPF_MAP_TYPE_STRUCT_OPS)
-            continue;
-        const btf_type* type =
-            btf__type_by_id(bpf_object__btf(obj), bpf_map__btf_value_type_id(map));
-        if (!type || std::strcmp(btf__name_by_offset(bpf_object__btf(obj), type->name_off),
-                                 "ufq_ops") != 0)
-            continue;
-        if (found.map)
-            throw Error(fmt::format("{} defines more than one struct ufq_ops; a policy object "
-                                    "must define exactly one",
-                                    object.string()));
-        found.map = map;
-        found.name = struct_ops_name(obj, map);
-    }
-    if (!found.map)
-        throw Error(fmt::format("{} is not a ufq policy: it has no struct ufq_ops in a "
-                                ".struct_ops.link section (see bpf/ufq.bpf.h)",
-                                object.string()));
-    // A plain struct_ops map registers the policy until someone deletes its element; only a
-    // link detaches it when its pin goes. The kernel refuses it too (EOPNOTSUPP), but without a
-    // word of why.
-    if (!(bpf_map__map_flags(found.map) & BPF_F_LINK))
-        throw Error(fmt::format("{}: its struct ufq_ops {} is in section .struct_ops; ufq policies "
-                                "are attached through a link, so it must be in "
-                                "SEC(\".struct_ops.link\") (UFQ_POLICY in bpf/ufq.bpf.h does that)",
-                                object.string(), bpf_map__name(found.map)));
-    if (found.name.empty())
-        throw Error(fmt::format("the struct ufq_ops in {} has no name", object.string()));
-    try {
-        check_policy_name(found.name);
-    } catch (const Error& e) {
-        throw Error(fmt::format("the struct ufq_ops in {}: {}", object.string(), e.what()));
-    }
-    return found;
-}
-
-ObjectPtr open_object(const fs::path& object) {
-    if (!fs::is_regular_file(object))
-        throw Error(fmt::format("no policy object at {} (build it with make build)",
-                                object.string()));
-    bpf_object* obj = bpf_object__open_file(object.c_str(), nullptr);
-    if (!obj) {
-        char text[128];
-        libbpf_strerror(errno, text, sizeof(text)); // libbpf's own codes (4000 and up) too
-        throw Error(fmt::format("{} is not a BPF object libbpf can open: {}", object.string(),
-                                text));
-    }
-    return ObjectPtr(obj);
-}
-
-// Loads the object into the kernel. On failure the whole libbpf log (with the verifier's) goes
-// to <state>/<policy>.verifier.log, and the error shows its last lines.
-void load_object(bpf_object* obj, const std::string& policy, const Paths& paths) {
-    const int rc = bpf_object__load(obj);
-    if (rc == 0)
-        return;
-    const fs::path log_path = paths.verifier_log(policy);
-    std::string saved;
-    try {
-        ensure_state_dir(paths.state);
-        write_private_file(log_path, libbpf_log());
-        saved = "  full log: " + log_path.string();
-    } catch (const Error& e) {
-        saved = fmt::format("  (the full log could not be saved: {})", e.what());
-    }
-    // One line saying what happened, then the indented end of the verifier log.
-    throw Error(fmt::format("the kernel refused policy {}: {}; last lines of the log:\n{}{}",
-                            policy, errno_text(-rc), last_lines(libbpf_log(), 12), saved));
-}
-
-void forget_verifier_log(const Paths& paths, const std::string& policy) {
-    std::error_code ec;
-    fs::remove(paths.verifier_log(policy), ec); // from an earlier, failed attempt
 }
 
 std::string foreign_policy_advice(const std::string& policy, const Paths& paths) {
@@ -298,187 +116,6 @@ LinkPtr attach_policy(bpf_map* map, const std::string& policy, const Paths& path
     }
 }
 
-void pin_maps(bpf_object* obj, const fs::path& dir) {
-    std::error_code ec;
-    fs::create_directories(dir, ec);
-    if (ec)
-        throw Error(fmt::format("cannot create {}: {}", dir.string(), ec.message()));
-    bpf_map* map = nullptr;
-    bpf_object__for_each_map(map, obj) {
-        if (bpf_map__type(map) == BPF_MAP_TYPE_STRUCT_OPS || bpf_map__is_internal(map))
-            continue;
-        const fs::path pin = dir / bpf_map__name(map);
-        const int rc = bpf_map__pin(map, pin.c_str());
-        if (rc != 0)
-            throw Error(fmt::format("cannot pin map {} at {}: {}", bpf_map__name(map),
-                                    pin.string(), errno_text(-rc)));
-    }
-}
-
-void remove_pins(const fs::path& dir) {
-    std::error_code ec;
-    fs::remove_all(dir, ec); // unlinking a pin drops its reference; the last one detaches
-}
-
-// ---- tunables and map reuse -----------------------------------------------------------------
-
-// The object's tunables map (name ending in _tunables), its schema, and the value ufqctl starts
-// it with: the defaults from its BTF, then the user's KEY=VAL assignments. Computed before the
-// object is loaded (and before any map is reused, which makes libbpf forget the object's own
-// type of the map), so that a typo costs no verifier run and leaves nothing behind.
-struct ObjectTunables {
-    bpf_map* map = nullptr;
-    Schema schema;
-    std::vector<std::uint8_t> value;
-};
-
-ObjectTunables prepare_tunables(bpf_object* obj, const std::string& policy,
-                                const std::vector<std::string>& assignments) {
-    std::vector<bpf_map*> found;
-    std::vector<std::string> names;
-    bpf_map* map = nullptr;
-    bpf_object__for_each_map(map, obj) {
-        const std::string_view name = bpf_map__name(map);
-        if (!bpf_map__is_internal(map) && name.size() > kTunablesSuffix.size() &&
-            name.ends_with(kTunablesSuffix)) {
-            found.push_back(map);
-            names.emplace_back(name);
-        }
-    }
-    if (found.empty()) {
-        if (!assignments.empty())
-            (void)tunables_map_name(names, policy); // throws: the policy has no tunables
-        return {};
-    }
-    const std::string name = tunables_map_name(names, policy);
-    bpf_map* tmap = found.front();
-    if (bpf_map__type(tmap) != BPF_MAP_TYPE_ARRAY || bpf_map__max_entries(tmap) != 1)
-        throw Error(fmt::format("map {} of policy {} is not a one-element array, so not a "
-                                "tunables map (see UFQ_TUNABLES_MAP in bpf/ufq.bpf.h)",
-                                name, policy));
-    ObjectTunables t;
-    t.map = tmap;
-    t.schema = describe_btf_type(bpf_object__btf(obj), bpf_map__btf_value_type_id(tmap),
-                                 "map " + name);
-    check_tunables_schema(t.schema, name);
-    t.value.assign(bpf_map__value_size(tmap), 0);
-    apply_defaults(t.schema, t.value);
-    apply_assignments(t.schema, t.value, assignments, policy);
-    return t;
-}
-
-void write_tunables(const ObjectTunables& t) {
-    if (!t.map)
-        return;
-    const std::uint32_t zero = 0;
-    const int rc = bpf_map__update_elem(t.map, &zero, sizeof(zero), t.value.data(),
-                                        t.value.size(), BPF_ANY);
-    if (rc != 0)
-        throw Error(fmt::format("cannot initialise tunables map {}: {}", bpf_map__name(t.map),
-                                errno_text(-rc)));
-}
-
-struct BtfCloser {
-    void operator()(btf* b) const { btf__free(b); }
-};
-
-// The kernel's BTF objects of pinned maps, loaded once each.
-class KernelBtfs {
-public:
-    const btf* get(std::uint32_t id) {
-        auto& slot = cache_[id];
-        if (!slot) {
-            slot.reset(btf__load_from_kernel_by_id(id));
-            if (!slot)
-                throw Error(fmt::format("cannot read BTF object {} from the kernel: {}", id,
-                                        errno_text(errno)));
-        }
-        return slot.get();
-    }
-
-private:
-    std::map<std::uint32_t, std::unique_ptr<btf, BtfCloser>> cache_;
-};
-
-// Whether the pinned map (as the kernel describes it) can serve as `map` of the new object:
-// the same definition, and key and value types that are the same in BTF (members, offsets,
-// sizes, decl tags), not merely of the same size.
-bool same_map(const bpf_map_info& info, const bpf_object* obj, const bpf_map* map,
-              KernelBtfs& btfs) {
-    if (info.type != bpf_map__type(map) || info.key_size != bpf_map__key_size(map) ||
-        info.value_size != bpf_map__value_size(map) ||
-        info.max_entries != bpf_map__max_entries(map) ||
-        info.map_flags != bpf_map__map_flags(map))
-        return false;
-    const std::uint32_t key = bpf_map__btf_key_type_id(map);
-    const std::uint32_t value = bpf_map__btf_value_type_id(map);
-    if (!info.btf_id || (!info.btf_key_type_id && !info.btf_value_type_id))
-        return !key && !value; // untyped on both sides: the definition is all there is
-    const btf* old = btfs.get(info.btf_id);
-    const btf* now = bpf_object__btf(obj);
-    return btf_types_equal(old, info.btf_key_type_id, now, key) &&
-           btf_types_equal(old, info.btf_value_type_id, now, value);
-}
-
-// Swap keeps the running policy's state: each map of the new object whose pinned counterpart of
-// the same name is the same map (same_map) reuses it, so tunables, models, statistics and
-// per-device state carry over. Any other map starts afresh.
-SwapResult reuse_pinned_maps(bpf_object* obj, const fs::path& maps_dir) {
-    SwapResult result;
-    KernelBtfs btfs;
-    std::set<std::string> in_object;
-    bpf_map* map = nullptr;
-    bpf_object__for_each_map(map, obj) {
-        if (bpf_map__type(map) == BPF_MAP_TYPE_STRUCT_OPS || bpf_map__is_internal(map))
-            continue;
-        const std::string name = bpf_map__name(map);
-        in_object.insert(name);
-        const fs::path pin = maps_dir / name;
-        const UniqueFd fd(bpf_obj_get(pin.c_str()));
-        if (!fd.valid()) {
-            if (errno != ENOENT)
-                throw Error(fmt::format("cannot open pinned map {}: {}", pin.string(),
-                                        errno_text(errno)));
-            result.fresh.push_back(name);
-            continue;
-        }
-        bpf_map_info info{};
-        std::uint32_t len = sizeof(info);
-        if (bpf_map_get_info_by_fd(fd.get(), &info, &len) != 0)
-            throw Error(fmt::format("{} is not a BPF map: {}", pin.string(), errno_text(errno)));
-        if (!same_map(info, obj, map, btfs)) {
-            result.fresh.push_back(name);
-            continue;
-        }
-        const int rc = bpf_map__reuse_fd(map, fd.get()); // takes a duplicate of fd
-        if (rc != 0)
-            throw Error(fmt::format("cannot reuse map {}: {}", pin.string(), errno_text(-rc)));
-        result.kept.push_back(name);
-    }
-    std::error_code ec;
-    for (const auto& entry : fs::directory_iterator(maps_dir, ec))
-        if (!in_object.contains(entry.path().filename().string()))
-            result.dropped.push_back(entry.path().filename().string());
-    std::sort(result.dropped.begin(), result.dropped.end());
-    return result;
-}
-
-// A new tunables layout: the values the user set in the running version carry over by name.
-void carry_over_running_tunables(const std::string& policy, const Paths& paths,
-                                 ObjectTunables& tunables, SwapResult& result) {
-    const auto names = policy_maps_with_suffix(paths, policy, kTunablesSuffix);
-    if (names.size() != 1)
-        return;
-    const PinnedMap old(paths.maps_dir(policy) / names.front());
-    if (old.info().type != BPF_MAP_TYPE_ARRAY || old.info().max_entries != 1)
-        return;
-    const Schema schema = old.value_schema();
-    check_tunables_schema(schema, old.name());
-    const auto value = old.lookup(0);
-    auto carried = carry_over_tunables(schema, value, tunables.schema, tunables.value);
-    result.tunables_carried = std::move(carried.carried);
-    result.tunables_reset = std::move(carried.reset);
-}
 
 // ---- devices -----------------------------------------------------------------------------------
 
@@ -859,66 +496,6 @@ void bind_policy(const BlockDevice& dev, const std::string& name, const Paths& p
         }
         throw;
     }
-}
-
-SwapResult swap_policy(const std::string& name, const fs::path& object, const Paths& paths) {
-    require_root();
-    check_policy_name(name);
-    const LockFile lock = lock_policy(paths, name);
-    if (!fs::exists(paths.link_pin(name)))
-        throw Error(fmt::format("no policy named {} is loaded (ufqctl load {} first)", name,
-                                object.string()));
-
-    LibbpfLogCapture capture;
-    ObjectPtr obj = open_object(object);
-    const PolicyMap policy = find_policy_map(obj.get(), object);
-    if (policy.name != name)
-        throw Error(fmt::format("{} defines policy {}, not {}; swap replaces a policy with a new "
-                                "version of itself",
-                                object.string(), policy.name, name));
-    // Read the object's own types before reusing maps makes libbpf forget them.
-    ObjectTunables tunables = prepare_tunables(obj.get(), name, {});
-    SwapResult result = reuse_pinned_maps(obj.get(), paths.maps_dir(name));
-    const bool new_tunables = tunables.map && !contains(result.kept, bpf_map__name(tunables.map));
-    if (new_tunables)
-        carry_over_running_tunables(name, paths, tunables, result);
-
-    load_object(obj.get(), name, paths);
-    if (new_tunables)
-        write_tunables(tunables); // before the new programs run
-
-    // The new maps are pinned beside the running ones first, so that once the programs are
-    // replaced only a rename is left to do, and nothing is lost if the update fails.
-    const fs::path maps = paths.maps_dir(name);
-    const fs::path staged = paths.policy_dir(name) / "maps_staged"; // bpffs refuses '.' in names
-    remove_pins(staged); // from a swap that died half-way
-    Rollback rollback;
-    rollback.add([staged] { remove_pins(staged); });
-    pin_maps(obj.get(), staged);
-
-    const UniqueFd link(bpf_obj_get(paths.link_pin(name).c_str()));
-    if (!link.valid())
-        throw Error(fmt::format("cannot open the link of policy {} at {}: {}", name,
-                                paths.link_pin(name).string(), errno_text(errno)));
-    update_policy_link(link.get(), obj.get(), policy.map, name, paths.vmlinux_btf);
-    rollback.dismiss();
-
-    // One atomic step: maps_staged becomes maps, the old pins go to maps_staged.
-    if (renameat2(AT_FDCWD, staged.c_str(), AT_FDCWD, maps.c_str(), RENAME_EXCHANGE) != 0) {
-        const int err = errno;
-        if (err != ENOENT || ::rename(staged.c_str(), maps.c_str()) != 0)
-            throw Error(fmt::format("policy {} now runs {}, but its map pins could not be "
-                                    "switched ({}): the maps it uses are pinned in {}",
-                                    name, object.string(), errno_text(err), staged.string()));
-    }
-    std::error_code ec;
-    fs::remove_all(staged, ec);
-    if (ec)
-        throw Error(fmt::format("policy {} now runs {}, but the old map pins in {} could not be "
-                                "removed: {}",
-                                name, object.string(), staged.string(), ec.message()));
-    forget_verifier_log(paths, name);
-    return result;
 }
 
 std::string policy_name_of(const fs::path& object) {

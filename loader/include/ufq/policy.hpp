@@ -72,13 +72,18 @@ struct SwapResult {
     // at the new default).
     std::vector<std::string> tunables_carried;
     std::vector<std::string> tunables_reset;
+    // When the tenants map changed (layout or size): how many tenant entries were copied into
+    // the new one, and the settings ("ID.member") the new ranges refuse (back at the default).
+    std::size_t tenants_copied = 0;
+    std::vector<std::string> tenant_settings_reset;
 };
 
 // Replaces the programs of the running policy `name` with those of `object` in place
 // (bpf_link_update), without unbinding any device. The object's policy must have the same name.
 // A map is kept when its definition and BTF type (names, members, offsets, sizes, decl tags)
-// did not change, so tunables, model, statistics and per-device state carry over; other maps
-// start afresh. The pins change atomically with the programs: on failure the old programs and
+// did not change, so tunables, tenants, model, statistics and per-device state carry over;
+// other maps start afresh, but for a changed tunables or tenants map, whose settings carry
+// over by name. A new tenants map too small for the entries fails the swap. The pins change atomically with the programs: on failure the old programs and
 // pins stay.
 SwapResult swap_policy(const std::string& name, const std::filesystem::path& object,
                        const Paths& paths = {});
