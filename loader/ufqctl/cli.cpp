@@ -37,6 +37,65 @@ void check_positive(CLI::Option* opt) {
     opt->check(CLI::PositiveNumber);
 }
 
+constexpr const char* kCgroupHelp =
+    "A cgroup v2 directory, e.g. /sys/fs/cgroup/lc; the tenant is its cgroup id (the "
+    "directory's inode number)";
+
+void add_tenant_commands(CLI::App& app, Options& opts) {
+    auto* tenant = app.add_subcommand(
+        "tenant", "Set, remove or list a policy's per-cgroup settings (tenants).");
+    tenant->require_subcommand(1);
+
+    auto* set = command(*tenant, opts, "set",
+                        "Set a cgroup's settings in a policy's tenants map.\n"
+                        "The policy's map whose name ends in _tenants (UFQ_TENANTS_MAP) holds one\n"
+                        "entry per cgroup v2 id. A new entry starts at the defaults the policy\n"
+                        "gives in BTF, an existing one at its values; each NAME=VALUE is checked\n"
+                        "against the member's type and range (an enum takes its short names) and\n"
+                        "all are written in one map update, or none. The cgroup must have the io\n"
+                        "controller (its cgroup.controllers lists io): without it its I/O is\n"
+                        "charged to an ancestor and the entry would never match.",
+                        "tenant set");
+    set->add_option("POLICY", opts.name, "Policy name")->required();
+    set->add_option("CGROUP_PATH", opts.cgroup, kCgroupHelp)->required();
+    set->add_option("NAME=VALUE", opts.assignments, "Setting and value (decimal, 0x hex or an "
+                                                    "enumerator's name)")
+        ->required();
+    set->footer("Example: ufqctl tenant set qos /sys/fs/cgroup/lc class=lc slo_p99_us=2000");
+
+    auto* del = tenant->add_subcommand("del",
+                                       "Remove a cgroup's entry from a policy's tenants map.\n"
+                                       "Give the cgroup's directory, or --id with the cgroup id\n"
+                                       "that ufqctl tenant list shows for a cgroup deleted while\n"
+                                       "configured. Removing an entry that is not there is an\n"
+                                       "error.");
+    del->add_option("POLICY", opts.name, "Policy name")->required();
+    auto* path = del->add_option("CGROUP_PATH", opts.cgroup, kCgroupHelp);
+    auto* id = del->add_option("--id", opts.tenant_id, "Cgroup id instead of a path")
+                   ->type_name("ID");
+    path->excludes(id);
+    del->callback([&opts, path, id] {
+        if (path->count() + id->count() != 1)
+            throw CLI::RequiredError("CGROUP_PATH or --id");
+        opts.by_id = id->count() > 0;
+        opts.command = "tenant del";
+    });
+    del->footer("Example: ufqctl tenant del qos /sys/fs/cgroup/lc; ufqctl tenant del qos --id "
+                "4242");
+
+    auto* list = command(*tenant, opts, "list",
+                         "List a policy's tenants with their settings and live figures.\n"
+                         "Each entry shows its cgroup's path (found by id under the cgroup2\n"
+                         "mount; \"(deleted, id N)\" when no group has that id any more), its\n"
+                         "settings and, for each device the policy serves, the figures the\n"
+                         "policy keeps for the tenant in its _status map.",
+                         "tenant list");
+    list->add_option("POLICY", opts.name, "Policy name")->required();
+    list->add_flag("--json", opts.json,
+                   "One JSON object: {\"policy\", \"map\", \"max_entries\", \"tenants\": [{\"id\", "
+                   "\"path\", \"settings\", \"devices\"}]}, settings as numbers");
+}
+
 } // namespace
 
 void add_commands(CLI::App& app, Options& opts) {
@@ -129,6 +188,8 @@ void add_commands(CLI::App& app, Options& opts) {
     get->add_option("KEY", opts.key, "Just this tunable's value");
     get->add_flag("--json", opts.json, "JSON object of name: value");
 
+    add_tenant_commands(app, opts);
+
     auto* model = app.add_subcommand("model", "Push or show a policy's model weights.");
     model->require_subcommand(1);
     auto* push = command(*model, opts, "push",
@@ -160,6 +221,9 @@ void add_commands(CLI::App& app, Options& opts) {
                        ->capture_default_str());
     stats->add_option("--count,-c", opts.count, "Samples to print (default: until Ctrl-C)");
     stats->add_flag("--json", opts.json, "One JSON object per device and sample (JSON lines)");
+    stats->add_flag("--tenants", opts.tenants,
+                    "Also each tenant's live figures on the device, from the policy's status map "
+                    "(see ufqctl tenant --help)");
 
     auto* trace = app.add_subcommand("trace", "Record per-request completion events.");
     trace->require_subcommand(1);

@@ -1,5 +1,6 @@
 #pragma once
 
+#include <cstdint>
 #include <string>
 #include <vector>
 
@@ -21,6 +22,10 @@ struct Options {
     double interval = 1.0;
     unsigned count = 0; // 0: until interrupted
     double duration = 0;
+    std::string cgroup;           // tenant set/del: a cgroup directory
+    std::uint64_t tenant_id = 0;  // tenant del --id
+    bool by_id = false;           // tenant del: --id given instead of CGROUP_PATH
+    bool tenants = false;         // stats --tenants
 };
 
 // Defines every command and its help on `app`; parsing fills `opts` (command included).

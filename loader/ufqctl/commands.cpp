@@ -1,5 +1,6 @@
 // What each ufqctl command does with libufq, and how it prints the result.
 #include "commands.hpp"
+#include "tenant_commands.hpp"
 
 #include <fmt/format.h>
 #include <fmt/ranges.h>
@@ -94,6 +95,11 @@ int cmd_swap(const Options& o, const ufq::Paths& p) {
         std::printf("  tunables back at their default (the old value is out of the new range): "
                     "%s\n",
                     list(r.tunables_reset).c_str());
+    if (r.tenants_copied)
+        std::printf("  tenants copied into the new tenants map: %zu\n", r.tenants_copied);
+    if (!r.tenant_settings_reset.empty())
+        std::printf("  tenant settings back at their default (out of the new range): %s\n",
+                    list(r.tenant_settings_reset).c_str());
     return 0;
 }
 
@@ -283,14 +289,17 @@ struct Sample {
     std::optional<ufq::LatencyHistogram> latency;
     std::chrono::steady_clock::time_point at;
     std::optional<ufq::ClassLatency> classes; // policies with ufq_sdk_completed_class()
+    std::optional<ufq::TenantFigures> tenants; // with --tenants, policies that show them
 };
 
-Sample take_sample(const ufq::BlockDevice& dev, const ufq::Paths& p) {
+Sample take_sample(const ufq::BlockDevice& dev, const Options& o, const ufq::Paths& p) {
     Sample s{ufq::read_device_status(dev, p.sys), std::nullopt, std::chrono::steady_clock::now(),
-             std::nullopt};
+             std::nullopt, std::nullopt};
     if (s.status.on_ufq && s.status.policy != "none") {
         s.latency = ufq::read_latency(s.status.policy, dev, p);
         s.classes = ufq::read_class_latency(s.status.policy, dev, p);
+        if (o.tenants)
+            s.tenants = ufq::device_tenant_figures(s.status.policy, dev, !o.json, p);
     }
     return s;
 }
@@ -351,7 +360,11 @@ double iops(const Sample& now, const Sample* before) {
     return secs > 0 && c >= b ? static_cast<double>(c - b) / secs : NAN;
 }
 
-void print_json_sample(const Sample& s, const Sample* before) {
+// The cgroup paths of tenants, by id, for the samples of --tenants.
+using CgroupPaths = std::map<std::uint64_t, std::filesystem::path>;
+
+void print_json_sample(const Sample& s, const Sample* before, const Options& o,
+                       const CgroupPaths& cgroups) {
     auto j = ufq::to_json(s.status);
     j.erase("registered");
     j["time"] = std::chrono::duration<double>(
@@ -374,10 +387,13 @@ void print_json_sample(const Sample& s, const Sample* before) {
     } else {
         j["classes"] = nullptr;
     }
+    if (o.tenants)
+        j["tenants"] = s.tenants ? tenant_figures_json(*s.tenants, cgroups) : nlohmann::json();
     std::printf("%s\n", j.dump().c_str());
 }
 
-void print_table(const std::vector<Sample>& now, const std::vector<Sample>& before, double interval) {
+void print_table(const std::vector<Sample>& now, const std::vector<Sample>& before, double interval,
+                 const CgroupPaths& cgroups) {
     if (isatty(STDOUT_FILENO))
         std::printf("\033[H\033[2J"); // a refreshing view on a terminal, a log otherwise
     const std::time_t t = std::time(nullptr);
@@ -416,6 +432,15 @@ void print_table(const std::vector<Sample>& now, const std::vector<Sample>& befo
                         fmt_us(cw[1].p50_us, cw[1].count).c_str(),
                         fmt_us(cw[1].p99_us, cw[1].count).c_str(),
                         fmt_us(cw[1].p999_us, cw[1].count).c_str());
+        if (!s.tenants)
+            continue;
+        for (const auto& [id, figures] : *s.tenants) {
+            const auto it = cgroups.find(id);
+            const std::string name = it != cgroups.end() ? it->second.string()
+                                                         : fmt::format("(deleted, id {})", id);
+            std::printf("%-10s   tenant %s: %s\n", "", name.c_str(),
+                        figures_text(figures).c_str());
+        }
     }
     std::fflush(stdout);
 }
@@ -447,13 +472,15 @@ int cmd_stats(const Options& o, const ufq::Paths& p) {
             break;
         std::vector<Sample> now;
         for (const auto& dev : devices)
-            now.push_back(take_sample(dev, p));
+            now.push_back(take_sample(dev, o, p));
+        // Groups come and go while stats runs: their paths are looked up afresh each sample.
+        const CgroupPaths cgroups = o.tenants ? mounted_cgroup_paths() : CgroupPaths{};
         if (o.json) {
             for (std::size_t i = 0; i < now.size(); ++i)
-                print_json_sample(now[i], before.empty() ? nullptr : &before[i]);
+                print_json_sample(now[i], before.empty() ? nullptr : &before[i], o, cgroups);
             std::fflush(stdout);
         } else {
-            print_table(now, before, o.interval);
+            print_table(now, before, o.interval, cgroups);
         }
         before = std::move(now);
     }
@@ -506,6 +533,12 @@ int run(const Options& o, const ufq::Paths& p) {
         return cmd_get(o, p);
     if (c == "set")
         return cmd_set(o, p);
+    if (c == "tenant set")
+        return cmd_tenant_set(o, p);
+    if (c == "tenant del")
+        return cmd_tenant_del(o, p);
+    if (c == "tenant list")
+        return cmd_tenant_list(o, p);
     if (c == "model push")
         return cmd_model_push(o, p);
     if (c == "model show")

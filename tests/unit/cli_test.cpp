@@ -94,6 +94,35 @@ TEST(CliTest, Stats) {
     EXPECT_TRUE(rejects({"stats", "--interval", "0"}));
     EXPECT_TRUE(rejects({"stats", "--interval", "-1"}));
     EXPECT_TRUE(rejects({"stats", "--count", "x"}));
+    EXPECT_FALSE(o.tenants);
+    EXPECT_TRUE(parse_args({"stats", "--dev", "vda", "--tenants"}).tenants);
+}
+
+TEST(CliTest, Tenant) {
+    auto o = parse_args({"tenant", "set", "qos", "/sys/fs/cgroup/lc", "class=lc", "iops=100"});
+    EXPECT_EQ(o.command, "tenant set");
+    EXPECT_EQ(o.name, "qos");
+    EXPECT_EQ(o.cgroup, "/sys/fs/cgroup/lc");
+    EXPECT_THAT(o.assignments, ElementsAre("class=lc", "iops=100"));
+    EXPECT_TRUE(rejects({"tenant", "set", "qos", "/sys/fs/cgroup/lc"}));
+    EXPECT_TRUE(rejects({"tenant"}));
+
+    o = parse_args({"tenant", "del", "qos", "/sys/fs/cgroup/lc"});
+    EXPECT_EQ(o.command, "tenant del");
+    EXPECT_EQ(o.cgroup, "/sys/fs/cgroup/lc");
+    EXPECT_FALSE(o.by_id);
+    o = parse_args({"tenant", "del", "qos", "--id", "4242"});
+    EXPECT_EQ(o.command, "tenant del");
+    EXPECT_TRUE(o.by_id);
+    EXPECT_EQ(o.tenant_id, 4242u);
+    EXPECT_TRUE(rejects({"tenant", "del", "qos"}));                           // neither
+    EXPECT_TRUE(rejects({"tenant", "del", "qos", "/sys/fs/cgroup/lc", "--id", "1"})); // both
+    EXPECT_TRUE(rejects({"tenant", "del", "qos", "--id", "x"}));
+
+    o = parse_args({"tenant", "list", "qos", "--json"});
+    EXPECT_EQ(o.command, "tenant list");
+    EXPECT_TRUE(o.json);
+    EXPECT_TRUE(rejects({"tenant", "list"}));
 }
 
 TEST(CliTest, TraceRecord) {
@@ -120,7 +149,9 @@ TEST(CliTest, HelpForEveryCommand) {
              {"bind", "--help"}, {"unbind", "--help"}, {"list", "--help"}, {"status", "--help"},
              {"set", "--help"}, {"get", "--help"}, {"model", "--help"},
              {"model", "push", "--help"}, {"model", "show", "--help"}, {"stats", "--help"},
-             {"trace", "--help"}, {"trace", "record", "--help"}}) {
+             {"trace", "--help"}, {"trace", "record", "--help"}, {"tenant", "--help"},
+             {"tenant", "set", "--help"}, {"tenant", "del", "--help"},
+             {"tenant", "list", "--help"}}) {
         std::vector<const char*> argv{"ufqctl"};
         argv.insert(argv.end(), args.begin(), args.end());
         CLI::App app{"test", "ufqctl"};
