@@ -9,6 +9,7 @@
 
 #include "btf_fixture.hpp"
 #include "error_message.hpp"
+#include "skip.hpp"
 
 namespace ufq::test {
 namespace {
@@ -217,6 +218,43 @@ TEST_F(TenantsTest, ListAsJson) {
     EXPECT_EQ(to_json(list), expected);
     EXPECT_EQ(tenant_name(list.tenants[0]), "/sys/fs/cgroup/lc");
     EXPECT_EQ(tenant_name(list.tenants[1]), "(deleted, id 99)");
+}
+
+// The test policy as clang compiled it: settings and live figures read from its own BTF.
+TEST(TenantsFromPolicyObjectTest, TenantsCfg) {
+    const std::filesystem::path object = UFQ_POLICY_DIR "/tenants_cfg.bpf.o";
+    UFQ_SKIP_UNLESS_POLICIES_BUILT(object);
+    BtfPtr b(btf__parse_elf(object.c_str(), nullptr));
+    ASSERT_TRUE(b);
+    const int tenant = btf__find_by_name_kind(b.get(), "tc_tenant", BTF_KIND_STRUCT);
+    const int dev = btf__find_by_name_kind(b.get(), "tc_dev", BTF_KIND_STRUCT);
+    ASSERT_GT(tenant, 0);
+    ASSERT_GT(dev, 0);
+    const Schema s = describe_btf_type(b.get(), tenant, "map tc_tenants");
+    check_tenants_schema(s, "tc_tenants");
+    const auto v = tenant_value(s, s.size, std::nullopt, {"class=lc"}, "tenants_cfg");
+    const auto settings = list_tunables(s, v);
+    ASSERT_EQ(settings.size(), 3u);
+    EXPECT_EQ(settings[0].text(settings[0].value), "lc");
+    EXPECT_EQ(settings[1].value, 100);
+    EXPECT_EQ(settings[2].value, 2000);
+
+    const Schema status = describe_btf_type(b.get(), dev, "map tc_status");
+    std::vector<std::uint8_t> bytes(status.size);
+    const std::uint32_t kdev = (7u << 20) | 3;
+    const std::uint64_t cgroup = 4242, requests = 9;
+    std::memcpy(bytes.data(), &kdev, 4);
+    const Schema& tenants = *status.member("tenants");
+    const Schema& elem = tenants.children.front();
+    std::memcpy(bytes.data() + tenants.offset + elem.size + elem.member("cgroup")->offset, &cgroup,
+                8);
+    std::memcpy(bytes.data() + tenants.offset + elem.size + elem.member("requests")->offset,
+                &requests, 8);
+    const auto figures = tenant_figures(status, bytes, kdev, true);
+    ASSERT_TRUE(figures);
+    ASSERT_EQ(figures->size(), 1u);
+    EXPECT_EQ(figures->at(4242)["requests"], 9);
+    EXPECT_EQ(figures->at(4242)["class"], "be");
 }
 
 } // namespace
