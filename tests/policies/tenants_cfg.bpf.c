@@ -58,13 +58,18 @@ static struct tc_dev *tc_device(struct ufq_sched *sched)
 	return bpf_map_lookup_elem(&tc_status, &id);
 }
 
+/* A device new to its id starts afresh; a rebind or an in-place swap keeps its figures. */
 s32 UFQ_OP(tc_init_dev, struct ufq_sched *sched)
 {
 	struct tc_dev fresh = { .dev = sched->dev };
+	struct tc_dev *d;
 	u32 id = sched->id;
 
 	if (id >= TC_MAX_DEVICES)
 		return -28;	/* ENOSPC (not in vmlinux.h): more devices than entries */
+	d = bpf_map_lookup_elem(&tc_status, &id);
+	if (d && d->dev == sched->dev)
+		return 0;
 	return bpf_map_update_elem(&tc_status, &id, &fresh, BPF_ANY);
 }
 
