@@ -300,6 +300,40 @@ class Signature(unittest.TestCase):
             self.assertEqual(qos_device.signature(img.name), "ext4 filesystem")
 
 
+def load_calibrate():
+    """tools/qos/calibrate as a module (it has no .py suffix)."""
+    import importlib.machinery
+    import importlib.util
+    loader = importlib.machinery.SourceFileLoader("calibrate", CALIBRATE)
+    module = importlib.util.module_from_spec(importlib.util.spec_from_loader("calibrate", loader))
+    loader.exec_module(module)
+    return module
+
+
+@unittest.skipUnless(shutil.which("fio"), "needs fio")
+class FioRuns(unittest.TestCase):
+    def test_fio_failure_is_one_line(self):
+        cal = load_calibrate()
+        # fio cannot do I/O on a directory.
+        with tempfile.TemporaryDirectory() as d, self.assertRaises(cal.CalibrateError) as e:
+            cal.fio("the size sweep", qos_device.Device("d", "0:0", d), ["--runtime=1"],
+                    [["--name=read-4k", "--rw=randread", "--bs=4k", "--size=1M"]])
+        self.assertRegex(str(e.exception), r"^fio failed on the size sweep \(exit 1\): .+")
+        self.assertNotIn("\n", str(e.exception))
+
+    def test_report_has_the_jobs_asked_for(self):
+        cal = load_calibrate()
+        with tempfile.NamedTemporaryFile() as f:
+            f.truncate(4 * 2**20)
+            f.flush()
+            dev = qos_device.Device("f", "0:0", f.name)
+            doc = cal.fio("a test", dev, ["--runtime=1", "--rw=randread", "--bs=4k"],
+                          [[f"--name=curve-{p}", f"--rate_iops={r}"] for p, r in ((10, 50), (25, 100))])
+        self.assertEqual([j["jobname"] for j in doc["jobs"]], ["curve-10", "curve-25"])
+        self.assertGreater(qm.iops(doc, "curve-25"), qm.iops(doc, "curve-10"))
+        self.assertGreater(qm.p99_us(doc, "curve-10"), 0)
+
+
 class CommandLine(unittest.TestCase):
     def run_tool(self, *args, path=None):
         env = dict(os.environ)
