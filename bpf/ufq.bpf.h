@@ -167,6 +167,27 @@ extern u64 ufq_rq_insert_ns(const struct request *rq) __ksym;
 		__type(value, model_type);				\
 	} map_name SEC(".maps")
 
+/*
+ * Per-cgroup configuration ("tenants"): a hash map whose name ends in
+ * "_tenants", keyed by cgroup v2 id (u64, what ufq_rq_cgroup_id() returns
+ * and the cgroup directory's inode number), whose value is a struct of
+ * integers marked with UFQ_TUNABLE like the tunables. `ufqctl tenant set
+ * POLICY CGROUP_PATH name=value...` writes an entry (starting from the
+ * defaults), `ufqctl tenant del` removes it, `ufqctl tenant list` shows
+ * them; entries survive `ufqctl swap`. Live figures per tenant: the
+ * policy's "_status" map (one entry per device id) may hold an array
+ * member "tenants" of structs with a u64 member "cgroup"; `ufqctl tenant
+ * list` and `ufqctl stats --tenants` show the element whose cgroup is the
+ * tenant's. @max is the number of tenants the policy supports.
+ */
+#define UFQ_TENANTS_MAP(map_name, tenant_type, max)			\
+	struct {							\
+		__uint(type, BPF_MAP_TYPE_HASH);			\
+		__uint(max_entries, max);				\
+		__type(key, u64);					\
+		__type(value, tenant_type);				\
+	} map_name SEC(".maps")
+
 /* Whether the @size bytes at @p are all zero. */
 static __always_inline bool ufq_is_zero(const void *p, u32 size)
 {
