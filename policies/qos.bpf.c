@@ -50,13 +50,14 @@ struct {
 } qos_status SEC(".maps");
 
 /*
- * Latency of each slot's completions, by window parity: completions add
- * to the current window's half with atomic adds (any CPU, interrupt
- * context); the tick reads and clears it, then the window turns. An add
- * racing the clear is lost to the statistic, never to a request.
+ * Latency of each slot's completions since its p99 was last taken:
+ * completions add with atomic adds (any CPU, interrupt context); at the end
+ * of a window with at least min_samples of them the tick takes the p99 and
+ * clears the counts. An add racing the clear is lost to the statistic,
+ * never to a request.
  */
 struct qos_latency {
-	u32 count[2][QOS_LAT_BUCKETS];
+	u32 count[QOS_LAT_BUCKETS];
 };
 
 struct {
@@ -180,21 +181,34 @@ s32 UFQ_OP(qos_init_dev, struct ufq_sched *sched)
 	return 0;
 }
 
+struct pick_ctx {
+	struct qos_pick_state p;
+	const struct qos_view *v;
+	u32 mask;		/* slots with requests */
+};
+
 static long pick_slot(u32 i, void *data)
 {
-	qos_pick_slot(data, i);
+	struct pick_ctx *ctx = data;
+
+	if (i >= QOS_NR_SLOTS || !(ctx->mask >> i))
+		return 1;	/* no busy slot from here on */
+	qos_pick_slot(&ctx->p, i, ctx->v->nr[i], ctx->v->oldest_wait_ns[i]);
 	return 0;
 }
 
-/* qos_pick(), the step per slot through bpf_loop(): verified once, not per slot. */
+/*
+ * qos_pick() over the slots of @mask, the step per slot through bpf_loop():
+ * verified once, not per slot, and ending after the last busy slot.
+ */
 static void pick(struct qos_dev *d, const struct qos_tunables *t, const struct qos_view *v,
-		 u64 now, struct qos_choice *c)
+		 u32 mask, u64 now, struct qos_choice *c)
 {
-	struct qos_pick_state p;
+	struct pick_ctx ctx = { .v = v, .mask = mask };
 
-	qos_pick_begin(&p, d, t, v, now);
-	bpf_loop(QOS_NR_SLOTS, pick_slot, &p, 0);
-	qos_pick_end(&p, c);
+	qos_pick_begin(&ctx.p, d, t, now);
+	bpf_loop(QOS_NR_SLOTS, pick_slot, &ctx, 0);
+	qos_pick_end(&ctx.p, c);
 }
 
 /* The slot of a tenant on @d: its own, a free one it claims, or the default slot. */
@@ -223,10 +237,8 @@ s32 UFQ_OP(qos_insert, struct ufq_sched *sched, struct request *rq, u64 flags)
 	struct qos_dev *d = device(sched);
 	struct qos_tenant cfg = { .class = QOS_CLASS_BE, .weight = QOS_DEFAULT_WEIGHT };
 	const struct qos_weights *w;
-	struct qos_view *v;
 	struct qos_choice c;
 	u64 now = bpf_ktime_get_ns(), cgroup, rflags;
-	u32 zero = 0;
 	int slot;
 
 	if (!t || !d)
@@ -237,16 +249,13 @@ s32 UFQ_OP(qos_insert, struct ufq_sched *sched, struct request *rq, u64 flags)
 	if (!ufq_queue_nr(sched, slot))
 		qos_wake(d, slot, now);
 	else
-		d->tenants[slot].last_active_ns = now;
+		qos_touch(d, &d->tenants[slot], now);
 	d->busy_mask |= 1U << slot;
 
 	/* Nothing else waits: dispatch now if the tenant may go, saving a dispatch() call. */
-	v = bpf_map_lookup_elem(&qos_scratch, &zero);
-	if (v && !sched->nr_waiting && !sched->nr_ready) {
-		__builtin_memset(v, 0, sizeof(*v));
-		v->nr[slot] = 1;
+	if (!sched->nr_waiting && !sched->nr_ready) {
 		w = model_for(d);
-		pick(d, t, v, now, &c);
+		qos_pick_alone(d, t, slot, now, &c);
 		if (c.slot == slot && !ufq_direct_dispatch(sched, rq)) {
 			rflags = ufq_rq_flags(rq);
 			qos_charge(d, t, &c, rq_cost(d, w, rflags, ufq_rq_bytes(rq)),
@@ -283,7 +292,7 @@ void UFQ_OP(qos_dispatch, struct ufq_sched *sched)
 	}
 	d->busy_mask = mask;
 	w = model_for(d);
-	pick(d, t, v, now, &c);
+	pick(d, t, v, mask, now, &c);
 	if (c.slot < 0) {
 		if (c.retry_ns) {
 			ufq_kick_after(sched, c.retry_ns);
@@ -316,13 +325,13 @@ void UFQ_OP(qos_completed, struct ufq_sched *sched, struct request *rq, u64 wait
 		/* A request of the slot's previous tenant counts for nobody. */
 		if ((s->gen & 0xff) == QOS_COOKIE_GEN(cookie)) {
 			cls = slot == QOS_DEFAULT_SLOT ? 0 : s->cls == QOS_CLASS_LC ? 2 : 1;
-			s->last_active_ns = bpf_ktime_get_ns();
+			qos_touch(d, s, bpf_ktime_get_ns());
 			key = sched->id * QOS_NR_SLOTS + slot;
 			h = bpf_map_lookup_elem(&qos_latency, &key);
 			b = qos_lat_bucket(ns);
 			barrier_var(b);		/* keep the bounds check on what indexes */
 			if (h && b < QOS_LAT_BUCKETS)
-				__sync_fetch_and_add(&h->count[d->windows & 1][b], 1);
+				__sync_fetch_and_add(&h->count[b], 1);
 		}
 	}
 	ufq_sdk_completed_class(sched, rq, wait_ns, service_ns, cls);
@@ -336,12 +345,12 @@ struct window_ctx {
 	u64 now;
 	u64 window_ns;
 	u32 busy;
-	u32 half;
+	u32 min_samples;
 };
 
 /*
- * One slot at the end of a window: its p99 from its histogram, which starts
- * over, judged against its target; whether it had I/O in the window.
+ * One slot at the end of a window: its p99 from its histogram, judged
+ * against its target; whether it had I/O in the window.
  */
 static long window_slot(u32 slot, void *data)
 {
@@ -357,10 +366,16 @@ static long window_slot(u32 slot, void *data)
 	h = bpf_map_lookup_elem(&qos_latency, &key);
 	if (!h)
 		return 1;
-	s->p99_us = qos_p99_us(h->count[ctx->half & 1]);
-	for (i = 0; i < QOS_LAT_BUCKETS; i++)
-		h->count[ctx->half & 1][i] = 0;
-	qos_judge_slot(&ctx->j, s);
+	/*
+	 * Too few for a p99 (a window of 100 requests has none): judged at a
+	 * later window; p99_us keeps the last one taken.
+	 */
+	if (qos_lat_total(h->count) >= ctx->min_samples) {
+		s->p99_us = qos_p99_us(h->count);
+		for (i = 0; i < QOS_LAT_BUCKETS; i++)
+			h->count[i] = 0;
+		qos_judge_slot(&ctx->j, s);
+	}
 	if (ufq_queue_nr(ctx->sched, slot) || ctx->now - s->last_active_ns < ctx->window_ns)
 		ctx->busy |= 1U << slot;
 	return 0;
@@ -383,8 +398,10 @@ static long share_be(u32 i, void *data)
 	struct qos_share_state *st = data;
 
 	qos_share_be(st, i);
-	if (i < QOS_NR_SLOTS)
+	if (i < QOS_NR_SLOTS) {	/* qos_window_reset_slots(), a slot at a time */
 		st->d->tenants[i].window_charged = 0;
+		st->d->tenants[i].window_throttled = 0;
+	}
 	return 0;
 }
 
@@ -459,11 +476,11 @@ void UFQ_OP(qos_tick, struct ufq_sched *sched)
 	wctx.now = now;
 	wctx.window_ns = window_ns;
 	wctx.busy = 0;
-	wctx.half = d->windows & 1;
+	wctx.min_samples = t->min_samples;
 	qos_judge_begin(&wctx.j);
 	bpf_loop(QOS_NR_SLOTS, window_slot, &wctx, 0);
 	qos_window_end(d, &wctx.j, w, t, elapsed);
-	qos_share_begin(&wctx.share, d, wctx.busy, elapsed);
+	qos_share_begin(&wctx.share, d, t, wctx.busy, elapsed);
 	bpf_loop(QOS_NR_SLOTS, share_lc, &wctx.share, 0);
 	bpf_loop(QOS_NR_SLOTS, share_weigh, &wctx.share, 0);
 	qos_share_rest(&wctx.share);

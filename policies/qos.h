@@ -190,6 +190,8 @@ QOS_INLINE u64 qos_safe_point(const struct qos_weights *w, u32 slo_us)
 #define QOS_DEFAULT_RAISE_PCT 5
 #define QOS_DEFAULT_MIN_BUDGET_PCT 10
 #define QOS_DEFAULT_WEIGHT 100
+#define QOS_DEFAULT_BE_MIN_PCT 10
+#define QOS_DEFAULT_MIN_SAMPLES 200
 
 struct qos_tunables {
 	/* feedback window: LC p99s measured and the budget adjusted once per window */
@@ -206,6 +208,10 @@ struct qos_tunables {
 	u32 min_budget_pct UFQ_TUNABLE(QOS_DEFAULT_MIN_BUDGET_PCT, 1, 100);
 	/* weight of the default tenant (cgroups without an entry) */
 	u32 default_weight UFQ_TUNABLE(QOS_DEFAULT_WEIGHT, 1, 10000);
+	/* BE tenants together get at least this percent of the budget, whatever LC reserves */
+	u32 be_min_pct UFQ_TUNABLE(QOS_DEFAULT_BE_MIN_PCT, 0, 100);
+	/* completions an LC tenant's p99 is taken from; fewer wait for the next window */
+	u32 min_samples UFQ_TUNABLE(QOS_DEFAULT_MIN_SAMPLES, 1, 1000000);
 };
 
 QOS_INLINE void qos_tunables_default(struct qos_tunables *t)
@@ -217,6 +223,8 @@ QOS_INLINE void qos_tunables_default(struct qos_tunables *t)
 	t->raise_pct = QOS_DEFAULT_RAISE_PCT;
 	t->min_budget_pct = QOS_DEFAULT_MIN_BUDGET_PCT;
 	t->default_weight = QOS_DEFAULT_WEIGHT;
+	t->be_min_pct = QOS_DEFAULT_BE_MIN_PCT;
+	t->min_samples = QOS_DEFAULT_MIN_SAMPLES;
 }
 
 /* ---- device and tenant state ------------------------------------------------ */
@@ -242,8 +250,10 @@ struct qos_slot {
 	u64 dispatched;
 	u64 charged_vio;	/* VIO (not Q10) charged so far */
 	u64 window_charged;	/* VIO Q10 this window */
-	u32 p99_us;		/* last window's; 0: no completions */
+	u32 p99_us;		/* the last one taken (min_samples completions); 0: none yet */
 	u32 gen;		/* bumped when the slot changes tenant */
+	u32 window_throttled;	/* waited on its own empty bucket this window */
+	u32 reserved;
 };
 
 struct qos_dev {
@@ -261,6 +271,7 @@ struct qos_dev {
 	u64 raises;
 	u64 holds;
 	u64 kicks;		/* dispatch() calls that held every waiting tenant back */
+	u64 lc_last_active_ns;	/* last insert or completion of an LC tenant */
 	u64 windows;
 	struct qos_slot tenants[QOS_NR_SLOTS];
 };
@@ -301,6 +312,7 @@ QOS_INLINE void qos_slot_reset(struct qos_slot *s, u64 now)
 	s->dispatched = 0;
 	s->charged_vio = 0;
 	s->window_charged = 0;
+	s->window_throttled = 0;
 	s->p99_us = 0;
 }
 
@@ -319,6 +331,7 @@ QOS_INLINE void qos_dev_init(struct qos_dev *d, const struct qos_weights *w,
 	d->raises = 0;
 	d->holds = 0;
 	d->kicks = 0;
+	d->lc_last_active_ns = 0;
 	d->windows = 0;
 	for (i = 0; i < QOS_NR_SLOTS; i++) {
 		qos_slot_reset(&d->tenants[i], now);
@@ -383,11 +396,16 @@ QOS_INLINE int qos_free_slot(const struct qos_dev *d)
 	return -1;
 }
 
-/* Whether an LC tenant still counts as running: I/O within the last window. */
-QOS_INLINE bool qos_lc_active(const struct qos_slot *s, u32 nr_waiting, u64 now, u64 window_ns)
+/*
+ * Slot @s (of tenant class LC or BE) had I/O at @now: an insert or a
+ * completion. LC I/O within the last window holds BE tenants to their
+ * buckets; without it they run free (qos_pick_end()).
+ */
+QOS_INLINE void qos_touch(struct qos_dev *d, struct qos_slot *s, u64 now)
 {
-	return s->cls == QOS_CLASS_LC && s->cgroup &&
-	       (nr_waiting || now - s->last_active_ns < window_ns);
+	s->last_active_ns = now;
+	if (s->cls == QOS_CLASS_LC && s->cgroup)
+		d->lc_last_active_ns = now;
 }
 
 /*
@@ -402,6 +420,7 @@ QOS_INLINE bool qos_lc_active(const struct qos_slot *s, u32 nr_waiting, u64 now,
 struct qos_share_state {
 	struct qos_dev *d;
 	u32 busy;
+	u32 be_min_pct;
 	u64 window_ns;
 	u64 lc;			/* reserved for busy LC tenants */
 	u64 weights;		/* of busy BE tenants */
@@ -416,21 +435,25 @@ QOS_INLINE bool qos_slot_in_use(const struct qos_slot *s, u32 i)
 QOS_INLINE void qos_share_lc(struct qos_share_state *st, u32 i)
 {
 	struct qos_slot *s;
+	u64 used;
 
 	if (i >= QOS_NR_SLOTS)
 		return;
 	s = &st->d->tenants[i];
 	if (s->cls != QOS_CLASS_LC || !qos_slot_in_use(s, i))
 		return;
-	if (s->iops)
-		s->rate = (u64)s->iops * QOS_VIO;
-	else	/* charged < 2^41 in a window of at most 10 s */
-		s->rate = st->window_ns >= 1000 ?
-				  s->window_charged * 1000000 / (st->window_ns / 1000) : 0;
+	/* charged < 2^41 in a window of at most 10 s */
+	used = st->window_ns >= 1000 ? s->window_charged * 1000000 / (st->window_ns / 1000) : 0;
+	s->rate = s->iops ? (u64)s->iops * QOS_VIO : used;
 	if (s->rate > st->d->budget)
 		s->rate = st->d->budget;
+	/*
+	 * BE tenants share what LC tenants leave: a reservation counts as far
+	 * as it was used, with a quarter of headroom; the rest of it still
+	 * fills the LC bucket and overflows into the spare bucket.
+	 */
 	if (st->busy & (1U << i))
-		st->lc += s->rate;
+		st->lc += s->rate < used + used / 4 ? s->rate : used + used / 4;
 }
 
 QOS_INLINE void qos_share_weigh(struct qos_share_state *st, u32 i)
@@ -444,9 +467,18 @@ QOS_INLINE void qos_share_weigh(struct qos_share_state *st, u32 i)
 		st->weights += s->weight;
 }
 
+/*
+ * What BE tenants share, at least be_min_pct of the budget: reservations
+ * beyond the budget (a budget cut below them) must not starve BE I/O; they
+ * overcommit the budget by that much instead.
+ */
 QOS_INLINE void qos_share_rest(struct qos_share_state *st)
 {
+	u64 min = st->d->budget / 100 * st->be_min_pct;
+
 	st->rest = st->lc < st->d->budget ? st->d->budget - st->lc : 0;
+	if (st->rest < min)
+		st->rest = min;
 }
 
 QOS_INLINE void qos_share_be(struct qos_share_state *st, u32 i)
@@ -464,23 +496,25 @@ QOS_INLINE void qos_share_be(struct qos_share_state *st, u32 i)
 	s->rate = w ? st->rest * s->weight / w : 0;
 }
 
-QOS_INLINE void qos_share_begin(struct qos_share_state *st, struct qos_dev *d, u32 busy,
-				u64 window_ns)
+QOS_INLINE void qos_share_begin(struct qos_share_state *st, struct qos_dev *d,
+				const struct qos_tunables *t, u32 busy, u64 window_ns)
 {
 	st->d = d;
 	st->busy = busy;
+	st->be_min_pct = t->be_min_pct;
 	st->window_ns = window_ns;
 	st->lc = 0;
 	st->weights = 0;
 	st->rest = 0;
 }
 
-QOS_INLINE void qos_allocate(struct qos_dev *d, u32 busy, u64 window_ns)
+QOS_INLINE void qos_allocate(struct qos_dev *d, const struct qos_tunables *t, u32 busy,
+				u64 window_ns)
 {
 	struct qos_share_state st;
 	u32 i;
 
-	qos_share_begin(&st, d, busy, window_ns);
+	qos_share_begin(&st, d, t, busy, window_ns);
 	for (i = 0; i < QOS_NR_SLOTS; i++)
 		qos_share_lc(&st, i);
 	for (i = 0; i < QOS_NR_SLOTS; i++)
@@ -557,7 +591,6 @@ struct qos_choice {
 struct qos_pick_state {
 	struct qos_dev *d;
 	const struct qos_tunables *t;
-	const struct qos_view *v;
 	u64 now;
 	u64 window_ns;
 	u64 lc_wait;		/* oldest wait among LC tenants with tokens */
@@ -569,11 +602,10 @@ struct qos_pick_state {
 };
 
 QOS_INLINE void qos_pick_begin(struct qos_pick_state *p, struct qos_dev *d,
-			       const struct qos_tunables *t, const struct qos_view *v, u64 now)
+			       const struct qos_tunables *t, u64 now)
 {
 	p->d = d;
 	p->t = t;
-	p->v = v;
 	p->now = now;
 	p->window_ns = (u64)t->window_ms * 1000000;
 	p->lc_wait = 0;
@@ -581,29 +613,24 @@ QOS_INLINE void qos_pick_begin(struct qos_pick_state *p, struct qos_dev *d,
 	p->any_vtime = ~0ULL;
 	p->retry = ~0ULL;
 	p->lc = p->own = p->any = -1;
-	p->lc_running = false;
+	p->lc_running = d->lc_last_active_ns && now - d->lc_last_active_ns < p->window_ns;
 }
 
-QOS_INLINE void qos_pick_slot(struct qos_pick_state *p, u32 i)
+/* Slot @i, with @nr requests waiting, the oldest for @oldest_wait_ns. */
+QOS_INLINE void qos_pick_slot(struct qos_pick_state *p, u32 i, u32 nr, u64 oldest_wait_ns)
 {
 	struct qos_slot *s;
 	bool unmetered;
-	u32 nr;
 
-	if (i >= QOS_NR_SLOTS)
+	if (i >= QOS_NR_SLOTS || !nr)
 		return;
 	s = &p->d->tenants[i];
-	nr = p->v->nr[i];
-	if (qos_lc_active(s, nr, p->now, p->window_ns))
-		p->lc_running = true;
-	if (!nr)
-		return;
 	qos_refill(p->d, s, p->t, p->now);
 	unmetered = s->cls == QOS_CLASS_LC && !s->iops;
 	if (s->cls == QOS_CLASS_LC && (unmetered || s->tokens > 0) &&
-	    (p->lc < 0 || p->v->oldest_wait_ns[i] > p->lc_wait)) {
+	    (p->lc < 0 || oldest_wait_ns > p->lc_wait)) {
 		p->lc = (int)i;
-		p->lc_wait = p->v->oldest_wait_ns[i];
+		p->lc_wait = oldest_wait_ns;
 	}
 	if (s->tokens > 0 && (p->own < 0 || s->vtime < p->own_vtime)) {
 		p->own = (int)i;
@@ -618,12 +645,16 @@ QOS_INLINE void qos_pick_slot(struct qos_pick_state *p, u32 i)
 
 		if (!s->throttled_since_ns)
 			s->throttled_since_ns = p->now;
+		s->window_throttled = 1;
 		if (s->rate && need < (1ULL << 34)) {
 			/* need < 2^34, 1e9 < 2^30 */
 			u64 ns = need * QOS_NSEC_PER_SEC / s->rate + 1;
 
 			if (ns < p->retry)
 				p->retry = ns;
+		} else if (p->t->burst_ms * 1000000ULL < p->retry) {
+			/* no rate of its own: the spare bucket, refilled by others, is its chance */
+			p->retry = p->t->burst_ms * 1000000ULL;
 		}
 	}
 }
@@ -655,9 +686,20 @@ QOS_INLINE void qos_pick(struct qos_dev *d, const struct qos_tunables *t,
 	struct qos_pick_state p;
 	u32 i;
 
-	qos_pick_begin(&p, d, t, v, now);
+	qos_pick_begin(&p, d, t, now);
 	for (i = 0; i < QOS_NR_SLOTS; i++)
-		qos_pick_slot(&p, i);
+		qos_pick_slot(&p, i, v->nr[i], v->oldest_wait_ns[i]);
+	qos_pick_end(&p, c);
+}
+
+/* qos_pick() when slot @i is the only one with a request waiting (one). */
+QOS_INLINE void qos_pick_alone(struct qos_dev *d, const struct qos_tunables *t, u32 i, u64 now,
+			       struct qos_choice *c)
+{
+	struct qos_pick_state p;
+
+	qos_pick_begin(&p, d, t, now);
+	qos_pick_slot(&p, i, 1, 0);
 	qos_pick_end(&p, c);
 }
 
@@ -713,7 +755,7 @@ QOS_INLINE void qos_wake(struct qos_dev *d, int slot, u64 now)
 	s = &d->tenants[slot];
 	if (s->vtime < d->vclock)
 		s->vtime = d->vclock;
-	s->last_active_ns = now;
+	qos_touch(d, s, now);
 }
 
 /* ---- feedback ------------------------------------------------------------------ */
@@ -726,6 +768,16 @@ QOS_INLINE u32 qos_lat_bucket(u64 ns)
 	u32 b = ufq_lat_bucket(ns / 1000);
 
 	return b < QOS_LAT_BUCKETS ? b : QOS_LAT_BUCKETS - 1;
+}
+
+QOS_INLINE u64 qos_lat_total(const u32 count[QOS_LAT_BUCKETS])
+{
+	u64 total = 0;
+	u32 i;
+
+	for (i = 0; i < QOS_LAT_BUCKETS; i++)
+		total += count[i];
+	return total;
 }
 
 QOS_INLINE u32 qos_p99_us(const u32 count[QOS_LAT_BUCKETS])
@@ -765,12 +817,17 @@ QOS_INLINE void qos_judge_begin(struct qos_judgement *j)
 	j->tightest_missed = 0;
 }
 
-/* Slot @s's p99 (tenants[i].p99_us, 0 without completions) against its target. */
+/*
+ * Slot @s's p99 (tenants[i].p99_us, 0 without completions) against its
+ * target. A tenant that waited on its own empty bucket asked for more than
+ * its reservation: its misses are its own, and cutting the budget of BE
+ * tenants would not help it, so they do not count.
+ */
 QOS_INLINE void qos_judge_slot(struct qos_judgement *j, const struct qos_slot *s)
 {
 	if (s->cls != QOS_CLASS_LC || !s->cgroup || !s->p99_us)
 		return;
-	if (s->p99_us > s->slo_p99_us) {
+	if (s->p99_us > s->slo_p99_us && !s->window_throttled) {
 		if (!j->missed || s->slo_p99_us < j->tightest_missed)
 			j->tightest_missed = s->slo_p99_us;
 		j->missed = true;
@@ -839,8 +896,10 @@ QOS_INLINE void qos_window_reset_slots(struct qos_dev *d)
 {
 	int i;
 
-	for (i = 0; i < QOS_NR_SLOTS; i++)
+	for (i = 0; i < QOS_NR_SLOTS; i++) {
 		d->tenants[i].window_charged = 0;
+		d->tenants[i].window_throttled = 0;
+	}
 }
 
 /* ---- the request cookie -------------------------------------------------------- */

@@ -37,7 +37,7 @@ struct QosTest : testing::Test {
         for (int i = 0; i < QOS_NR_SLOTS; i++)
             if (v.nr[i] > 0)
                 busy |= 1U << i;
-        qos_allocate(&d, busy, t.window_ms * kMs);
+        qos_allocate(&d, &t, busy, t.window_ms * kMs);
     }
 
     // One dispatch of a 4k read as qos.bpf.c makes it: the slot, or -1.
@@ -151,6 +151,7 @@ TEST_F(QosTest, AllocationReservesLcRatesAndSharesTheRestByWeight) {
     tenant(2, 200, QOS_CLASS_BE, 100);
     tenant(3, 300, QOS_CLASS_BE, 300);
     v.nr[1] = v.nr[2] = v.nr[3] = 1;
+    d.tenants[1].window_charged = 1000 * QOS_VIO;  // all of its reservation, 100 ms of it
     allocate();
     const u64 rest = d.budget - 10000 * QOS_VIO;
     EXPECT_EQ(d.tenants[1].rate, 10000 * QOS_VIO);
@@ -160,13 +161,40 @@ TEST_F(QosTest, AllocationReservesLcRatesAndSharesTheRestByWeight) {
     EXPECT_EQ(d.tenants[0].rate, rest * 100 / 500);
 }
 
-TEST_F(QosTest, ReservationsAboveTheBudgetLeaveBeNothing) {
+TEST_F(QosTest, ReservationsAboveTheBudgetLeaveBeItsMinimum) {
     tenant(1, 100, QOS_CLASS_LC, 100, 2000, 10000000);
     tenant(2, 200, QOS_CLASS_BE, 100);
     v.nr[1] = v.nr[2] = 1;
+    d.tenants[1].window_charged = d.budget;  // used all of it
     allocate();
     EXPECT_EQ(d.tenants[1].rate, d.budget);
+    EXPECT_EQ(d.tenants[2].rate, d.budget / 100 * t.be_min_pct);
+    t.be_min_pct = 0;
+    allocate();
     EXPECT_EQ(d.tenants[2].rate, 0u);
+}
+
+TEST_F(QosTest, AnUnusedReservationIsLentToBe) {
+    tenant(1, 100, QOS_CLASS_LC, 100, 2000, 50000);
+    tenant(2, 200, QOS_CLASS_BE, 100);
+    v.nr[1] = v.nr[2] = 1;
+    // The LC tenant used 8000 VIO/s of its 50000 in the last window (800 in 100 ms).
+    d.tenants[1].window_charged = 800 * QOS_VIO;
+    allocate();
+    EXPECT_EQ(d.tenants[1].rate, 50000 * QOS_VIO);  // its bucket still fills at the reservation
+    EXPECT_EQ(d.tenants[2].rate, d.budget - 10000 * QOS_VIO);
+}
+
+TEST_F(QosTest, ATenantWithoutARateRetriesWithinABurst) {
+    tenant(1, 100, QOS_CLASS_BE, 100);
+    tenant(2, 200, QOS_CLASS_LC, 100, 2000, 1000);
+    qos_touch(&d, &d.tenants[2], now);
+    v.nr[1] = 3;
+    d.tenants[1].rate = 0;
+    qos_choice c{};
+    qos_pick(&d, &t, &v, now, &c);
+    EXPECT_EQ(c.slot, -1);
+    EXPECT_EQ(c.retry_ns, t.burst_ms * kMs);
 }
 
 // ---- dispatch order ------------------------------------------------------------------
@@ -190,7 +218,7 @@ TEST_F(QosTest, BeTenantsShareByWeight) {
     tenant(2, 200, QOS_CLASS_BE, 300);
     tenant(3, 300, QOS_CLASS_LC, 100, 2000, 1000);  // running: BE is metered
     v.nr[1] = v.nr[2] = 1000;
-    d.tenants[3].last_active_ns = now;
+    qos_touch(&d, &d.tenants[3], now);
     allocate();
     std::map<int, int> served;
     for (int ms = 0; ms < 2000; ms++) {
@@ -201,7 +229,7 @@ TEST_F(QosTest, BeTenantsShareByWeight) {
                 break;
             served[s]++;
         }
-        d.tenants[3].last_active_ns = now;
+        qos_touch(&d, &d.tenants[3], now);
     }
     ASSERT_GT(served[1], 100);
     const double ratio = static_cast<double>(served[2]) / served[1];
@@ -216,7 +244,7 @@ TEST_F(QosTest, BeTenantsShareByWeight) {
 TEST_F(QosTest, OutOfTokensHoldsBackAndSaysWhenToRetry) {
     tenant(1, 100, QOS_CLASS_BE, 100);
     tenant(2, 200, QOS_CLASS_LC, 100, 2000, 1000);
-    d.tenants[2].last_active_ns = now;
+    qos_touch(&d, &d.tenants[2], now);
     v.nr[1] = 10;
     allocate();
     d.tenants[1].tokens = -5 * static_cast<s64>(QOS_VIO);
@@ -234,7 +262,7 @@ TEST_F(QosTest, OutOfTokensHoldsBackAndSaysWhenToRetry) {
 TEST_F(QosTest, WithoutARunningLcTenantBeIsNotHeldBack) {
     tenant(1, 100, QOS_CLASS_BE, 100);
     tenant(2, 200, QOS_CLASS_LC, 100, 2000, 1000);
-    d.tenants[2].last_active_ns = now - 10 * t.window_ms * kMs;  // long idle
+    qos_touch(&d, &d.tenants[2], now - 10 * t.window_ms * kMs);  // long idle
     v.nr[1] = 10;
     allocate();
     d.tenants[1].tokens = -5 * static_cast<s64>(QOS_VIO);
@@ -247,7 +275,7 @@ TEST_F(QosTest, WithoutARunningLcTenantBeIsNotHeldBack) {
 TEST_F(QosTest, SpareTokensServeATenantOutOfItsOwn) {
     tenant(1, 100, QOS_CLASS_BE, 100);
     tenant(2, 200, QOS_CLASS_LC, 100, 2000, 1000);
-    d.tenants[2].last_active_ns = now;
+    qos_touch(&d, &d.tenants[2], now);
     v.nr[1] = 10;
     allocate();
     d.tenants[1].tokens = 0;
@@ -255,6 +283,36 @@ TEST_F(QosTest, SpareTokensServeATenantOutOfItsOwn) {
     EXPECT_EQ(dispatch(), 1);
     EXPECT_EQ(d.spare, 2 * QOS_VIO);
     EXPECT_EQ(d.tenants[1].tokens, 0);
+}
+
+// insert's shortcut for a request alone on the device decides as dispatch would.
+TEST_F(QosTest, PickAloneAgreesWithPick) {
+    tenant(1, 100, QOS_CLASS_BE, 100);
+    tenant(2, 200, QOS_CLASS_LC, 100, 2000, 1000);
+    tenant(3, 300, QOS_CLASS_LC, 100, 2000, 0);
+    allocate();
+    const s64 tokens[] = {-4096, 0, 1, 4096};
+    const u64 spare[] = {0, 1024};
+    const u64 lc_age[] = {0, 1000 * kMs};
+    for (int slot = 0; slot < 4; slot++)
+        for (s64 tk : tokens)
+            for (u64 sp : spare)
+                for (u64 age : lc_age) {
+                    qos_dev a = d;
+                    a.tenants[slot].tokens = tk;
+                    a.tenants[slot].last_refill_ns = now;
+                    a.spare = sp;
+                    a.lc_last_active_ns = now - age;
+                    qos_dev b = a;
+                    qos_view one{};
+                    one.nr[slot] = 1;
+                    qos_choice ca{}, cb{};
+                    qos_pick(&a, &t, &one, now, &ca);
+                    qos_pick_alone(&b, &t, slot, now, &cb);
+                    EXPECT_EQ(ca.slot, cb.slot) << slot << " " << tk << " " << sp << " " << age;
+                    EXPECT_EQ(ca.pay, cb.pay);
+                    EXPECT_EQ(ca.retry_ns, cb.retry_ns);
+                }
 }
 
 TEST_F(QosTest, ANewlyBusyTenantStartsAtTheVirtualClock) {
@@ -354,6 +412,23 @@ TEST_F(QosTest, AnIdleDeviceIsNotRaisedNorAMissCutTwiceAsHard) {
     d.tenants[1].p99_us = 2100;
     EXPECT_EQ(qos_window(&d, &w, &t, t.window_ms * kMs), QOS_CUT);
     EXPECT_EQ(d.budget, start - start / 4);
+}
+
+TEST_F(QosTest, ATenantHeldByItsOwnReservationDoesNotCutTheBudget) {
+    tenant(1, 100, QOS_CLASS_LC, 100, 2000, 500);
+    v.nr[1] = 4;
+    allocate();
+    d.tenants[1].tokens = -static_cast<s64>(QOS_VIO);
+    qos_choice c{};
+    qos_pick(&d, &t, &v, now, &c);  // waits on its own bucket
+    const u64 start = d.budget;
+    d.tenants[1].p99_us = 9000;
+    d.window_used = d.budget / 10;
+    EXPECT_EQ(qos_window(&d, &w, &t, t.window_ms * kMs), QOS_HOLD);
+    EXPECT_EQ(d.budget, start);
+    // Next window it was not held back, and the same p99 is a miss.
+    qos_window_reset_slots(&d);
+    EXPECT_EQ(qos_window(&d, &w, &t, t.window_ms * kMs), QOS_CUT);
 }
 
 TEST_F(QosTest, ACutGoesToTheSafePointButNotBelowHalf) {
