@@ -14,6 +14,7 @@
 #   at least 70% of the IOPS it gets under none;
 # - a tenant changed (lc -> be) and another removed while their cgroups
 #   have I/O in flight: zero errors, the policy stays, the slot follows;
+# - a child cgroup without an entry counts for its parent's tenant;
 # - a cgroup removed while configured: listed as deleted, removed by id;
 # - no fallback, no policy error, ufq's counters add up.
 . "$(dirname "$0")/lib.sh"
@@ -165,6 +166,20 @@ assert_eq "the changed tenant's slot is BE with weight 300" "0 300" \
 	"$(jq -r --argjson id "$lc_id" '.tenants[] | select(.cgroup == $id) | "\(.cls) \(.weight)"' <<<"$status")"
 assert_policy "$dev" qos
 check_ufq_accounting "$dev"
+
+# ---- a child without an entry counts for its nearest configured ancestor -------------
+echo +io >"$cg/ufqbe1/cgroup.subtree_control"
+mkdir "$cg/ufqbe1/child"
+groups=(ufqbe1/child "${groups[@]}")	# removed first
+be1_id=$(stat -c %i "$cg/ufqbe1")
+slot_dispatched() { qos_status | jq --argjson id "$1" '[.tenants[] | select(.cgroup == $id) | .dispatched] | add // 0'; }
+before=$(slot_dispatched "$be1_id")
+in_cgroup ufqbe1/child dd if="/dev/$dev" of=/dev/null bs=4k count=300 iflag=direct status=none
+after=$(slot_dispatched "$be1_id")
+child_slot=$(slot_dispatched "$(stat -c %i "$cg/ufqbe1/child")")
+info "the child's 300 reads: ufqbe1's slot dispatched $((after - before)), a slot of the child's own $child_slot"
+assert_ge "reads of ufqbe1/child counted in ufqbe1's slot" 300 "$((after - before))"
+assert_eq "requests in a slot of the child's own" 0 "$child_slot"
 
 # ---- a cgroup removed while configured ----------------------------------------------
 ufqctl tenant set qos "$cg/ufqgone" class=lc slo_p99_us=5000
