@@ -24,7 +24,8 @@
 #   ufq with the deadline policy loaded by ufqctl;
 # - bad profiles and arguments are refused with one line and a non-zero
 #   exit;
-# - a stopped server (SIGTERM) exits and removes its device;
+# - a stopped server (SIGTERM) exits and removes its device, also under
+#   load on a slowed-down device, without waiting out its queue;
 # - a killed server (SIGKILL) leaves no hung I/O: fio, busy on the device,
 #   ends within 30 s with I/O errors, the disk goes away, and the rest of
 #   the device is removed by `ssdsim stop`.
@@ -245,6 +246,23 @@ stop_dev "$dev"
 grep -q "removed on signal 15" "/run/ssdsim/$dev.log" ||
 	fail "the server did not say it removed its device: $(cat "/run/ssdsim/$dev.log")"
 info "stopped: $(tail -1 "/run/ssdsim/$dev.log")"
+
+# ---- a stop under load -----------------------------------------------------------
+# 64k writes at QD16 on a device 5000 times slower than nvme take about 4 s
+# each (ssdsim predict): a server that waited out its queue before the disk
+# could go would take that long to stop. It commits them at once instead.
+dev=$(start_dev nvme --time-scale 5000)
+fio --filename="/dev/$dev" "${fio_common[@]}" --time_based --runtime=60 --name=slow \
+	--rw=randwrite --bs=64k --iodepth=16 >/dev/null 2>&1 &
+fio_pid=$!
+sleep 2
+start_ns=$(date +%s%N)
+stop_dev "$dev"
+stop_ms=$((($(date +%s%N) - start_ns) / 1000000))
+info "stopped under load in $stop_ms ms"
+[ "$stop_ms" -lt 2000 ] || fail "ssdsim stop under load took $stop_ms ms (the queue's modelled time, ~4 s per request, was waited out)"
+timeout 30 tail --pid="$fio_pid" -f /dev/null || fail "fio still running 30 s after its device was stopped"
+wait "$fio_pid" || true
 
 # ---- a killed server -----------------------------------------------------------
 dev=$(start_dev nvme)

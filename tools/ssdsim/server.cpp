@@ -10,6 +10,7 @@
 #include <cerrno>
 #include <chrono>
 #include <cstdio>
+#include <cstdlib>
 #include <exception>
 #include <future>
 #include <memory>
@@ -130,10 +131,16 @@ int serve(const Profile& profile, const ServeOptions& opts) {
     // first.
     auto teardown = [&]() -> bool {
         if (queue_thread.joinable()) {
+            queue->hurry();
             try {
                 ctrl.stop(id);
             } catch (const Error& e) {
-                std::fprintf(stderr, "ssdsim: %s\n", e.what());
+                // The queue thread would wait for requests forever, and it uses what
+                // returning from here destroys. The kernel stops and removes the device of
+                // a server that is gone (ublk's abort on the daemon's exit).
+                std::fprintf(stderr, "ssdsim: %s; exiting, the kernel removes the device\n",
+                             e.what());
+                std::_Exit(1);
             }
             queue_thread.join();
         }

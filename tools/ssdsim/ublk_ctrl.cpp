@@ -85,8 +85,11 @@ void Control::start(unsigned dev_id, pid_t server) {
 
 void Control::stop(unsigned dev_id) { command(UBLK_U_CMD_STOP_DEV, "STOP_DEV", dev_id, nullptr, 0); }
 
+// DEL_DEV_ASYNC, not DEL_DEV: DEL_DEV waits, with our stop signals blocked, until nobody
+// holds /dev/ublkcN; the asynchronous one returns at once and the driver frees the device
+// when the last holder lets go.
 void Control::remove(unsigned dev_id) {
-    command(UBLK_U_CMD_DEL_DEV, "DEL_DEV", dev_id, nullptr, 0);
+    command(UBLK_U_CMD_DEL_DEV_ASYNC, "DEL_DEV_ASYNC", dev_id, nullptr, 0);
 }
 
 ublksrv_ctrl_dev_info Control::info(unsigned dev_id) {

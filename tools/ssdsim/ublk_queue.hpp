@@ -7,6 +7,7 @@
 
 #include <linux/ublk_cmd.h>
 
+#include <atomic>
 #include <cstdint>
 #include <functional>
 #include <queue>
@@ -28,6 +29,8 @@ struct QueueStats {
 
 class Queue {
 public:
+    static constexpr Nanos kHurryCheck = 50'000'000; // 50 ms
+
     // `cdev` is the open /dev/ublkcN of a device added with one queue of `depth` tags of at
     // most `max_io_bytes` each.
     Queue(int cdev, unsigned depth, std::uint32_t max_io_bytes, Model& model, Store& store);
@@ -39,6 +42,11 @@ public:
     // requests until the driver aborts every tag: after STOP_DEV, or when the device goes
     // away. Must run on the thread that serves the queue from start to end. Throws Error.
     void run(const std::function<void()>& ready);
+
+    // From any thread, before STOP_DEV: commit every request at once instead of at its modelled
+    // time, so that the disk's removal does not wait out a slowed-down device's queue (seconds
+    // at --time-scale 1000). Takes effect within kHurryCheck.
+    void hurry() { hurry_.store(true, std::memory_order_relaxed); }
 
     const QueueStats& stats() const { return stats_; }
 
@@ -52,7 +60,8 @@ private:
 
     void submit_io(unsigned op, std::uint16_t tag, std::int32_t result);
     void handle(std::uint16_t tag, Nanos now);
-    void commit_due(Nanos now);
+    // Commits the requests due by `now`, or every one with `all`.
+    void commit_due(Nanos now, bool all);
     unsigned char* buffer(std::uint16_t tag) const {
         return buffers_ + static_cast<std::size_t>(tag) * max_io_bytes_;
     }
@@ -69,6 +78,7 @@ private:
     std::size_t buffers_len_ = 0;
     std::priority_queue<Due, std::vector<Due>, std::greater<>> due_;
     unsigned aborted_ = 0;
+    std::atomic<bool> hurry_{false};
     QueueStats stats_;
 };
 
