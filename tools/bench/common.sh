@@ -3,8 +3,11 @@
 # shellcheck shell=bash disable=SC2034 # the variables are used by the sourcing scripts
 
 BENCH_REPO=${BENCH_REPO:-$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)}
-BENCH_UFQCTL=$BENCH_REPO/build/host/bin/ufqctl
-BENCH_POLICY_OBJS=$BENCH_REPO/build/host/policies
+# ufqctl and the policy objects: those 'make build' made, unless the
+# environment names others (a snapshot, so that a long run is not hit by a
+# rebuild in the middle; tools/bench/run passes both on to the VM).
+BENCH_UFQCTL=${BENCH_UFQCTL:-$BENCH_REPO/build/host/bin/ufqctl}
+BENCH_POLICY_OBJS=${BENCH_POLICY_OBJS:-$BENCH_REPO/build/host/policies}
 
 BENCH_INKERNEL=(none mq-deadline kyber bfq)
 BENCH_SCENARIOS=(overhead contention tenants ssd-contention ssd-tenants)
@@ -22,6 +25,14 @@ BENCH_SSD_PROFILE=nvme
 BENCH_SSDSIM=$BENCH_REPO/build/host/bin/ssdsim
 # io.latency target of the latency-critical tenant, microseconds.
 BENCH_IOLAT_TARGET_US=2000
+# The latency target of the qos and io.cost variants: this factor times
+# the latency-critical reader's p99 when it runs alone on the device
+# (measured in every repetition): a target the device can meet, with room
+# for the best-effort tenants.
+BENCH_SLO_FACTOR=1.5
+# io.cost.qos min and max (%): how far io.cost may scale its model's rate.
+BENCH_IOCOST_MIN=50
+BENCH_IOCOST_MAX=150
 
 # Overhead workloads: NAME and fio arguments; the quick mode runs the
 # ones marked quick=1.
