@@ -15,6 +15,7 @@ Reads DIR/summary.csv and meta.txt and writes, for the scenarios present:
 Bars are medians over the repetitions, whiskers span min to max.
 """
 import os
+import statistics
 import sys
 
 import matplotlib
@@ -239,8 +240,14 @@ def plot_tenants(data, scheds, colors, meta, path, prefix=""):
         return False
     labels, crit, be1, be2 = [], {}, [], []
     target = float(meta.get("iolatency_target_us", "nan"))
+    # The qos and io.cost targets: the median of the repetitions' SLOs.
+    slos = [float(v) for k, v in meta.items()
+            if k.startswith(f"slo_us.{prefix}tenants.rep")]
+    slo = statistics.median(slos) / 1000 if slos else float("nan")
     names = {"tenants": "", "tenants-bfq-weight": "\n+ bfq\nweights",
-             "tenants-io.latency": f"\n+ io.latency\n{target / 1000:g} ms"}
+             "tenants-io.latency": f"\n+ io.latency\n{target / 1000:g} ms",
+             "tenants-io.cost": f"\n+ io.cost\nrlat {slo:.2f} ms",
+             "tenants-qos": f"\n+ tenants\nSLO {slo:.2f} ms"}
     keyed = [(sc, s) for s in scheds for sc in tscen
              if s in data.get((sc, "crit-read-4k-qd2"), {})]
     for sc, s in keyed:
