@@ -115,9 +115,8 @@ static const struct qos_weights *model_for(struct qos_dev *d)
 	w = model(&gen);
 	if (gen != d->model_gen) {
 		d->model_gen = gen;
-		d->budget = (u64)w->device_viops * QOS_VIO;
-		if (d->budget > QOS_MAX_RATE)
-			d->budget = QOS_MAX_RATE;
+		d->budget = qos_device_rate(w);
+		d->reshare = 1;
 	}
 	return w;
 }
@@ -211,8 +210,26 @@ static void pick(struct qos_dev *d, const struct qos_tunables *t, const struct q
 	qos_pick_end(&ctx.p, c);
 }
 
-/* The slot of a tenant on @d: its own, a free one it claims, or the default slot. */
-static int slot_of(struct qos_dev *d, u64 cgroup, const struct qos_tenant *cfg, u64 now)
+/* A slot's latency histogram starts over with its new tenant. */
+static void clear_latency(u32 id, u32 slot)
+{
+	u32 key = id * QOS_NR_SLOTS + slot, i;
+	struct qos_latency *h;
+
+	h = bpf_map_lookup_elem(&qos_latency, &key);
+	if (!h)
+		return;
+	for (i = 0; i < QOS_LAT_BUCKETS; i++)
+		h->count[i] = 0;
+}
+
+/*
+ * The slot of a tenant on @d: its own, a free one it claims (at the
+ * default tenant's rate until the next tick shares the budget out), or
+ * the default slot.
+ */
+static int slot_of(struct ufq_sched *sched, struct qos_dev *d, u64 cgroup,
+		   const struct qos_tenant *cfg, u64 now)
 {
 	int slot = qos_find_slot(d, cgroup);
 
@@ -222,13 +239,21 @@ static int slot_of(struct qos_dev *d, u64 cgroup, const struct qos_tenant *cfg, 
 	if (slot <= 0 || slot >= QOS_NR_SLOTS)
 		return QOS_DEFAULT_SLOT;	/* every slot taken: the default tenant's rules */
 	qos_slot_claim(&d->tenants[slot], cgroup, cfg->class, cfg->weight, cfg->slo_p99_us,
-		       cfg->iops, d->vclock, now);
+		       cfg->iops, d->tenants[QOS_DEFAULT_SLOT].rate, d->vclock, now);
+	clear_latency(sched->id, slot);
+	d->reshare = 1;
 	return slot;
 }
 
 static u64 rq_cost(struct qos_dev *d, const struct qos_weights *w, u64 flags, u32 bytes)
 {
 	return qos_cost(w, flags & UFQ_RQ_WRITE, flags & UFQ_RQ_DISCARD, bytes, d->write_weight);
+}
+
+/* Writes data: discards and write-zeroes carry the write flag but move no data. */
+static bool writes_data(u64 flags)
+{
+	return (flags & UFQ_RQ_WRITE) && !(flags & UFQ_RQ_DISCARD);
 }
 
 s32 UFQ_OP(qos_insert, struct ufq_sched *sched, struct request *rq, u64 flags)
@@ -244,7 +269,7 @@ s32 UFQ_OP(qos_insert, struct ufq_sched *sched, struct request *rq, u64 flags)
 	if (!t || !d)
 		return ufq_insert(sched, rq, QOS_DEFAULT_SLOT, now);
 	cgroup = resolve_tenant(rq, &cfg);
-	slot = slot_of(d, cgroup, &cfg, now) & (QOS_NR_SLOTS - 1);
+	slot = slot_of(sched, d, cgroup, &cfg, now) & (QOS_NR_SLOTS - 1);
 	ufq_rq_set_cookie(rq, QOS_COOKIE(slot, d->tenants[slot].gen));
 	if (!ufq_queue_nr(sched, slot))
 		qos_wake(d, slot, now);
@@ -259,7 +284,7 @@ s32 UFQ_OP(qos_insert, struct ufq_sched *sched, struct request *rq, u64 flags)
 		if (c.slot == slot && !ufq_direct_dispatch(sched, rq)) {
 			rflags = ufq_rq_flags(rq);
 			qos_charge(d, t, &c, rq_cost(d, w, rflags, ufq_rq_bytes(rq)),
-				   rflags & UFQ_RQ_WRITE, ufq_rq_bytes(rq), now);
+				   writes_data(rflags), ufq_rq_bytes(rq), now);
 			return 0;
 		}
 	}
@@ -305,7 +330,7 @@ void UFQ_OP(qos_dispatch, struct ufq_sched *sched)
 		return;
 	if (!ufq_dispatch(sched, i))
 		return;
-	qos_charge(d, t, &c, rq_cost(d, w, info.flags, info.bytes), info.flags & UFQ_RQ_WRITE,
+	qos_charge(d, t, &c, rq_cost(d, w, info.flags, info.bytes), writes_data(info.flags),
 		   info.bytes, now);
 }
 
@@ -341,7 +366,6 @@ struct window_ctx {
 	struct ufq_sched *sched;
 	struct qos_dev *d;
 	struct qos_judgement j;
-	struct qos_share_state share;
 	u64 now;
 	u64 window_ns;
 	u32 busy;
@@ -376,7 +400,7 @@ static long window_slot(u32 slot, void *data)
 			h->count[i] = 0;
 		qos_judge_slot(&ctx->j, s);
 	}
-	if (ufq_queue_nr(ctx->sched, slot) || ctx->now - s->last_active_ns < ctx->window_ns)
+	if (ufq_queue_nr(ctx->sched, slot) || qos_within(ctx->now, s->last_active_ns, ctx->window_ns))
 		ctx->busy |= 1U << slot;
 	return 0;
 }
@@ -395,14 +419,38 @@ static long share_weigh(u32 i, void *data)
 
 static long share_be(u32 i, void *data)
 {
+	qos_share_be(data, i);
+	return 0;
+}
+
+static long reset_window(u32 i, void *data)
+{
 	struct qos_share_state *st = data;
 
-	qos_share_be(st, i);
-	if (i < QOS_NR_SLOTS) {	/* qos_window_reset_slots(), a slot at a time */
-		st->d->tenants[i].window_charged = 0;
-		st->d->tenants[i].window_throttled = 0;
-	}
+	if (i >= QOS_NR_SLOTS)
+		return 1;
+	st->d->tenants[i].window_charged = 0;
 	return 0;
+}
+
+/*
+ * qos_allocate(), each pass a bpf_loop(); at the end of a window
+ * (@window_end) the slots' window counts start over
+ * (qos_window_reset_slots()).
+ */
+static void share(struct qos_dev *d, const struct qos_tunables *t, u32 busy, u64 window_ns,
+		  bool window_end)
+{
+	struct qos_share_state st;
+
+	qos_share_begin(&st, d, t, busy, window_ns);
+	bpf_loop(QOS_NR_SLOTS, share_lc, &st, 0);
+	bpf_loop(QOS_NR_SLOTS, share_weigh, &st, 0);
+	qos_share_rest(&st);
+	bpf_loop(QOS_NR_SLOTS, share_be, &st, 0);
+	if (window_end)
+		bpf_loop(QOS_NR_SLOTS, reset_window, &st, 0);
+	d->reshare = 0;
 }
 
 struct tick_ctx {
@@ -430,7 +478,7 @@ static long tick_slot(u32 i, void *data)
 		if (cfg) {
 			slot_set_config(s, cfg, s->cgroup);
 		} else if (!ufq_queue_nr(ctx->sched, i) &&
-			   ctx->now - s->last_active_ns > ctx->window_ns) {
+			   !qos_within(ctx->now, s->last_active_ns, ctx->window_ns)) {
 			s->cgroup = 0;		/* free; the next tenant bumps gen */
 			return 0;
 		} else {
@@ -459,8 +507,8 @@ void UFQ_OP(qos_tick, struct ufq_sched *sched)
 	if (!t || !d)
 		return;
 	w = model_for(d);
-	window_ns = (u64)t->window_ms * 1000000;
-	d->tenants[QOS_DEFAULT_SLOT].weight = t->default_weight;
+	window_ns = qos_window_ns(t);
+	d->tenants[QOS_DEFAULT_SLOT].weight = t->default_weight ?: 1;
 	tctx.sched = sched;
 	tctx.d = d;
 	tctx.t = t;
@@ -469,8 +517,11 @@ void UFQ_OP(qos_tick, struct ufq_sched *sched)
 	bpf_loop(QOS_NR_SLOTS, tick_slot, &tctx, 0);
 
 	elapsed = now - d->window_start_ns;
-	if (elapsed < window_ns)
+	if (elapsed < window_ns) {
+		if (d->reshare)		/* a slot changed hands: share the budget now */
+			share(d, t, d->busy_mask, window_ns, false);
 		return;
+	}
 	wctx.sched = sched;
 	wctx.d = d;
 	wctx.now = now;
@@ -480,12 +531,20 @@ void UFQ_OP(qos_tick, struct ufq_sched *sched)
 	qos_judge_begin(&wctx.j);
 	bpf_loop(QOS_NR_SLOTS, window_slot, &wctx, 0);
 	qos_window_end(d, &wctx.j, w, t, elapsed);
-	qos_share_begin(&wctx.share, d, t, wctx.busy, elapsed);
-	bpf_loop(QOS_NR_SLOTS, share_lc, &wctx.share, 0);
-	bpf_loop(QOS_NR_SLOTS, share_weigh, &wctx.share, 0);
-	qos_share_rest(&wctx.share);
-	bpf_loop(QOS_NR_SLOTS, share_be, &wctx.share, 0);
+	share(d, t, wctx.busy, elapsed, true);
 	d->window_start_ns = now;
+}
+
+/*
+ * Merges stay within a cgroup: a bio of another cgroup merged into a
+ * waiting request would be served at that request's tenant's priority and
+ * charged to it.
+ */
+bool UFQ_OP(qos_allow_merge, struct ufq_sched *sched, struct request *rq, struct bio *bio)
+{
+	struct bio *first = rq->bio;
+
+	return !first || first->bi_blkg == bio->bi_blkg;
 }
 
 UFQ_POLICY(qos,
@@ -493,6 +552,7 @@ UFQ_POLICY(qos,
 	.insert = (void *)qos_insert,
 	.dispatch = (void *)qos_dispatch,
 	.completed = (void *)qos_completed,
+	.allow_merge = (void *)qos_allow_merge,
 	.tick = (void *)qos_tick,
 	.tick_ms = 10,
 );

@@ -20,21 +20,26 @@
  * overflows a full bucket is partly donated to a device-wide spare bucket
  * that any waiting tenant may draw from.
  *
- * Dispatch: LC tenants with tokens first (oldest request first), then the
- * tenant with tokens and the smallest weighted virtual time, then one
- * paid from the spare bucket; with no LC tenant active, BE tenants are not
- * held back at all (work conservation). Otherwise nothing is dispatched
- * and dispatch runs again when the first bucket turns positive.
+ * Dispatch: a request that waited max_wait_ms goes first, whatever its
+ * tenant's tokens, one per burst_ms (no tenant starves, whatever its
+ * rate, and a throttled backlog does not flood the device); then LC tenants
+ * with tokens, or without a reservation (oldest request first); then the
+ * tenant with tokens and the smallest weighted virtual time; then one paid
+ * from the spare bucket; with no LC tenant active, BE tenants are not held
+ * back at all (work conservation). Otherwise nothing is dispatched and
+ * dispatch runs again when the first bucket turns positive.
  *
  * Feedback, once per window: an LC tenant whose p99 exceeded its target
  * cuts the budget at once (by a quarter, or to the model's safe point for
- * that target if that is higher than half); every LC tenant under 3/4 of
- * its target with the budget at least util_raise_pct used raises it by
+ * that target, but never below half); every LC tenant under 3/4 of its
+ * target with the budget at least util_raise_pct used raises it by
  * raise_pct. The budget stays between min_budget_pct of the model's
  * device_viops and twice device_viops.
  *
- * All arithmetic is on u64 with every product bounded (rates at most
- * QOS_MAX_RATE, times at most QOS_MAX_REFILL_NS); sums saturate.
+ * All arithmetic is on u64 with every product bounded: rates at most
+ * QOS_MAX_RATE, times at most QOS_MAX_REFILL_NS, costs at most
+ * QOS_MAX_COST, weights at most QOS_MAX_WEIGHT; inputs that ufqctl
+ * range-checks are clamped here too, for writers that bypass it (bpftool).
  */
 #ifndef UFQ_POLICY_QOS_H
 #define UFQ_POLICY_QOS_H
@@ -53,6 +58,8 @@
 #define QOS_MAX_RATE (100000000ULL * QOS_VIO)
 #define QOS_MAX_REFILL_NS 100000000ULL	/* 100 ms */
 #define QOS_MAX_COST (1ULL << 40)
+#define QOS_MAX_WEIGHT 10000
+#define QOS_MAX_VIOPS 100000000U
 
 /* Inlined in BPF: some take more than the five arguments a BPF call can. */
 #ifdef __bpf__
@@ -137,7 +144,7 @@ QOS_INLINE u64 qos_cost(const struct qos_weights *w, bool write, bool discard, u
 	u64 cost = write || discard ? w->write_cost[b] : w->read_cost[b];
 
 	if (write || discard)
-		cost = cost * write_weight >> 10;	/* < 2^24 * 2^14 */
+		cost = cost * (write_weight < 16384 ? write_weight : 16384) >> 10; /* < 2^24 * 2^14 */
 	if (b == QOS_NR_SIZES - 1 && bytes > QOS_LAST_SIZE_BYTES)
 		cost = cost * (((u64)bytes + QOS_LAST_SIZE_BYTES - 1) / QOS_LAST_SIZE_BYTES);
 	if (cost < 1)
@@ -158,8 +165,10 @@ QOS_INLINE u32 qos_write_weight(const struct qos_weights *w, u64 bytes, u64 wind
 		window_ns = 1000000;
 	/* KiB < 2^34, times 10^6 < 2^20 */
 	mib_s = (bytes >> 10) * 1000000 / (window_ns / 1000) >> 10;
+	if (w->write_weight_max <= 1024)
+		return 1024;
 	if (mib_s >= ramp)
-		return w->write_weight_max;
+		return w->write_weight_max < 16384 ? w->write_weight_max : 16384;
 	return 1024 + (u32)((u64)(w->write_weight_max - 1024) * mib_s / ramp);
 }
 
@@ -192,6 +201,7 @@ QOS_INLINE u64 qos_safe_point(const struct qos_weights *w, u32 slo_us)
 #define QOS_DEFAULT_WEIGHT 100
 #define QOS_DEFAULT_BE_MIN_PCT 10
 #define QOS_DEFAULT_MIN_SAMPLES 200
+#define QOS_DEFAULT_MAX_WAIT_MS 1000
 
 struct qos_tunables {
 	/* feedback window: LC p99s measured and the budget adjusted once per window */
@@ -212,6 +222,8 @@ struct qos_tunables {
 	u32 be_min_pct UFQ_TUNABLE(QOS_DEFAULT_BE_MIN_PCT, 0, 100);
 	/* completions an LC tenant's p99 is taken from; fewer wait for the next window */
 	u32 min_samples UFQ_TUNABLE(QOS_DEFAULT_MIN_SAMPLES, 1, 1000000);
+	/* a request that waited this long goes first, tokens or not (below the watchdog's 10 s) */
+	u32 max_wait_ms UFQ_TUNABLE(QOS_DEFAULT_MAX_WAIT_MS, 10, 5000);
 };
 
 QOS_INLINE void qos_tunables_default(struct qos_tunables *t)
@@ -225,6 +237,24 @@ QOS_INLINE void qos_tunables_default(struct qos_tunables *t)
 	t->default_weight = QOS_DEFAULT_WEIGHT;
 	t->be_min_pct = QOS_DEFAULT_BE_MIN_PCT;
 	t->min_samples = QOS_DEFAULT_MIN_SAMPLES;
+	t->max_wait_ms = QOS_DEFAULT_MAX_WAIT_MS;
+}
+
+/* Window, burst and wait in ns, never 0 whatever was written into the map. */
+QOS_INLINE u64 qos_window_ns(const struct qos_tunables *t)
+{
+	return (u64)(t->window_ms ? t->window_ms : 1) * 1000000;
+}
+
+QOS_INLINE u64 qos_burst_ns(const struct qos_tunables *t)
+{
+	return (u64)(t->burst_ms ? t->burst_ms : 1) * 1000000;
+}
+
+/* Whether @t (a clock read, maybe on another CPU, maybe after @now) is within @span before @now. */
+QOS_INLINE bool qos_within(u64 now, u64 t, u64 span)
+{
+	return (s64)(now - t) < (s64)span;
 }
 
 /* ---- device and tenant state ------------------------------------------------ */
@@ -252,7 +282,7 @@ struct qos_slot {
 	u64 window_charged;	/* VIO Q10 this window */
 	u32 p99_us;		/* the last one taken (min_samples completions); 0: none yet */
 	u32 gen;		/* bumped when the slot changes tenant */
-	u32 window_throttled;	/* waited on its own empty bucket this window */
+	u32 window_throttled;	/* waited on its own reservation since its p99 was last judged */
 	u32 reserved;
 };
 
@@ -266,27 +296,39 @@ struct qos_dev {
 	u64 window_write_bytes;
 	u32 write_weight;	/* Q10, from the last window's writes */
 	u32 busy_mask;		/* slots that may have requests waiting */
+	u32 reshare;		/* a slot changed tenant: share the budget at the next tick */
+	u32 pad;
 	u64 model_gen;		/* model generation the budget started from */
 	u64 cuts;
 	u64 raises;
 	u64 holds;
 	u64 kicks;		/* dispatch() calls that held every waiting tenant back */
+	u64 aged_ns;		/* last dispatch of a request past max_wait_ms */
+	u64 aged;		/* such dispatches */
 	u64 lc_last_active_ns;	/* last insert or completion of an LC tenant */
 	u64 windows;
 	struct qos_slot tenants[QOS_NR_SLOTS];
 };
 
 /* Bounds of the budget, VIO Q10 per second. */
+QOS_INLINE u64 qos_device_rate(const struct qos_weights *w)
+{
+	u32 v = w->device_viops < QOS_MAX_VIOPS ? w->device_viops : QOS_MAX_VIOPS;
+
+	return (v ? v : 1) * QOS_VIO;
+}
+
 QOS_INLINE u64 qos_budget_floor(const struct qos_weights *w, const struct qos_tunables *t)
 {
-	u64 f = (u64)w->device_viops * QOS_VIO / 100 * t->min_budget_pct;
+	u32 pct = t->min_budget_pct < 100 ? t->min_budget_pct : 100;
+	u64 f = qos_device_rate(w) / 100 * pct;
 
 	return f ? f : QOS_VIO;
 }
 
 QOS_INLINE u64 qos_budget_ceiling(const struct qos_weights *w)
 {
-	u64 c = 2ULL * w->device_viops * QOS_VIO;
+	u64 c = 2 * qos_device_rate(w);
 
 	return c < QOS_MAX_RATE ? c : QOS_MAX_RATE;
 }
@@ -326,11 +368,14 @@ QOS_INLINE void qos_dev_init(struct qos_dev *d, const struct qos_weights *w,
 	d->window_used = 0;
 	d->window_write_bytes = 0;
 	d->busy_mask = 0;
+	d->reshare = 0;
 	d->model_gen = 0;
 	d->cuts = 0;
 	d->raises = 0;
 	d->holds = 0;
 	d->kicks = 0;
+	d->aged_ns = 0;
+	d->aged = 0;
 	d->lc_last_active_ns = 0;
 	d->windows = 0;
 	for (i = 0; i < QOS_NR_SLOTS; i++) {
@@ -338,13 +383,14 @@ QOS_INLINE void qos_dev_init(struct qos_dev *d, const struct qos_weights *w,
 		d->tenants[i].gen = 0;
 	}
 	d->dev = dev;
-	d->budget = (u64)w->device_viops * QOS_VIO;
-	if (d->budget > QOS_MAX_RATE)
-		d->budget = QOS_MAX_RATE;
+	d->budget = qos_device_rate(w);
 	d->window_start_ns = now;
 	d->write_weight = 1024;
 	d->tenants[QOS_DEFAULT_SLOT].cls = QOS_CLASS_BE;
-	d->tenants[QOS_DEFAULT_SLOT].weight = t->default_weight;
+	d->tenants[QOS_DEFAULT_SLOT].weight = t->default_weight ? t->default_weight : 1;
+	/* the whole budget until the first tick shares it out */
+	d->tenants[QOS_DEFAULT_SLOT].rate = d->budget;
+	d->reshare = 1;
 }
 
 /* A tenant's configuration, as the slot keeps it. */
@@ -353,18 +399,25 @@ QOS_INLINE void qos_slot_configure(struct qos_slot *s, u64 cgroup, u32 cls, u32 
 {
 	s->cgroup = cgroup;
 	s->cls = cls == QOS_CLASS_LC ? QOS_CLASS_LC : QOS_CLASS_BE;
-	s->weight = weight ? weight : 1;
+	s->weight = weight < 1 ? 1 : weight > QOS_MAX_WEIGHT ? QOS_MAX_WEIGHT : weight;
 	s->slo_p99_us = slo_p99_us;
 	s->iops = s->cls == QOS_CLASS_LC ? iops : 0;
 }
 
-/* Give a slot to a new tenant: empty bucket, figures from zero. */
+/*
+ * Give a slot to a new tenant: figures from zero, a bucket with one 4k
+ * read in it, filling at @rate (the default tenant's, say) until the next
+ * share of the budget (the caller sets d->reshare), so that the tenant is
+ * not held back meanwhile.
+ */
 QOS_INLINE void qos_slot_claim(struct qos_slot *s, u64 cgroup, u32 cls, u32 weight,
-				  u32 slo_p99_us, u32 iops, u64 vclock, u64 now)
+				  u32 slo_p99_us, u32 iops, u64 rate, u64 vclock, u64 now)
 {
 	qos_slot_reset(s, now);
 	qos_slot_configure(s, cgroup, cls, weight, slo_p99_us, iops);
 	s->gen++;
+	s->rate = rate < QOS_MAX_RATE ? rate : QOS_MAX_RATE;
+	s->tokens = (s64)QOS_VIO;
 	s->vtime = vclock;
 	s->last_active_ns = now;
 }
@@ -442,8 +495,9 @@ QOS_INLINE void qos_share_lc(struct qos_share_state *st, u32 i)
 	s = &st->d->tenants[i];
 	if (s->cls != QOS_CLASS_LC || !qos_slot_in_use(s, i))
 		return;
-	/* charged < 2^41 in a window of at most 10 s */
-	used = st->window_ns >= 1000 ? s->window_charged * 1000000 / (st->window_ns / 1000) : 0;
+	/* charged is clamped to 2^43 VIO Q10 (more than 10 s of QOS_MAX_RATE) before * 10^6 */
+	used = st->window_ns >= 1000 ? (s->window_charged < (1ULL << 43) ? s->window_charged :
+					(1ULL << 43)) * 1000000 / (st->window_ns / 1000) : 0;
 	s->rate = s->iops ? (u64)s->iops * QOS_VIO : used;
 	if (s->rate > st->d->budget)
 		s->rate = st->d->budget;
@@ -492,7 +546,7 @@ QOS_INLINE void qos_share_be(struct qos_share_state *st, u32 i)
 	if (s->cls != QOS_CLASS_BE || !qos_slot_in_use(s, i))
 		return;
 	w = st->weights + (st->busy & (1U << i) ? 0 : s->weight);
-	/* rest < 2^38, weight <= 10^4 < 2^14 */
+	/* rest <= QOS_MAX_RATE < 2^37, weight <= QOS_MAX_WEIGHT < 2^14 */
 	s->rate = w ? st->rest * s->weight / w : 0;
 }
 
@@ -527,7 +581,7 @@ QOS_INLINE void qos_allocate(struct qos_dev *d, const struct qos_tunables *t, u3
 /* Bucket depth of a slot, VIO Q10: burst_ms of its rate, at least one 4k read. */
 QOS_INLINE u64 qos_bucket_cap(const struct qos_slot *s, const struct qos_tunables *t)
 {
-	u64 cap = s->rate / 1000 * t->burst_ms;	/* rate < 2^37, burst_ms <= 1000 */
+	u64 cap = s->rate / 1000 * (t->burst_ms < 1000 ? t->burst_ms : 1000);	/* rate < 2^37 */
 
 	return cap > QOS_VIO ? cap : QOS_VIO;
 }
@@ -557,8 +611,8 @@ QOS_INLINE void qos_refill(struct qos_dev *d, struct qos_slot *s, const struct q
 	}
 	s->tokens = (s64)cap;
 	add -= (u64)room;
-	spare_cap = d->budget / 1000 * t->burst_ms;
-	d->spare += add / 100 * t->donate_pct;
+	spare_cap = d->budget / 1000 * (t->burst_ms < 1000 ? t->burst_ms : 1000);
+	d->spare += add / 100 * (t->donate_pct < 100 ? t->donate_pct : 100);
 	if (d->spare > spare_cap)
 		d->spare = spare_cap;
 }
@@ -572,11 +626,12 @@ struct qos_view {
 enum qos_pay {
 	QOS_PAY_OWN = 0,	/* from the tenant's bucket */
 	QOS_PAY_SPARE = 1,	/* from the spare bucket */
-	QOS_PAY_FREE = 2,	/* work conservation: no LC tenant running */
+	QOS_PAY_FREE = 2,	/* work conservation, or a request waiting max_wait_ms */
 };
 
 struct qos_choice {
 	int slot;		/* -1: hold everything back */
+	int aged_slot;		/* slot, when its request is past max_wait_ms; else -1 */
 	enum qos_pay pay;
 	u64 retry_ns;		/* with slot -1: when a bucket turns positive */
 };
@@ -597,8 +652,11 @@ struct qos_pick_state {
 	u64 own_vtime;		/* smallest vtime among tenants with tokens */
 	u64 any_vtime;		/* smallest vtime among tenants with requests */
 	u64 retry;		/* soonest a waiting bucket turns positive */
-	int lc, own, any;	/* the slots of those, -1 for none */
+	u64 max_wait_ns;
+	u64 aged_wait;		/* oldest wait among requests past max_wait_ns */
+	int lc, own, any, aged;	/* the slots of those, -1 for none */
 	bool lc_running;
+	bool may_age;		/* no aged request went in the last burst_ms */
 };
 
 QOS_INLINE void qos_pick_begin(struct qos_pick_state *p, struct qos_dev *d,
@@ -607,13 +665,21 @@ QOS_INLINE void qos_pick_begin(struct qos_pick_state *p, struct qos_dev *d,
 	p->d = d;
 	p->t = t;
 	p->now = now;
-	p->window_ns = (u64)t->window_ms * 1000000;
+	p->window_ns = qos_window_ns(t);
 	p->lc_wait = 0;
 	p->own_vtime = ~0ULL;
 	p->any_vtime = ~0ULL;
 	p->retry = ~0ULL;
-	p->lc = p->own = p->any = -1;
-	p->lc_running = d->lc_last_active_ns && now - d->lc_last_active_ns < p->window_ns;
+	p->max_wait_ns = (u64)(t->max_wait_ms ? t->max_wait_ms : 1) * 1000000;
+	p->aged_wait = 0;
+	/*
+	 * One aged request per burst_ms at most: enough that none starves, not
+	 * so many that a throttled tenant's backlog floods the device at once.
+	 */
+	p->may_age = !d->aged_ns || !qos_within(now, d->aged_ns, qos_burst_ns(t));
+	p->lc = p->own = p->any = p->aged = -1;
+	p->lc_running = d->lc_last_active_ns &&
+			qos_within(now, d->lc_last_active_ns, p->window_ns);
 }
 
 /* Slot @i, with @nr requests waiting, the oldest for @oldest_wait_ns. */
@@ -626,6 +692,16 @@ QOS_INLINE void qos_pick_slot(struct qos_pick_state *p, u32 i, u32 nr, u64 oldes
 		return;
 	s = &p->d->tenants[i];
 	qos_refill(p->d, s, p->t, p->now);
+	if (oldest_wait_ns >= p->max_wait_ns) {
+		if (p->may_age && (p->aged < 0 || oldest_wait_ns > p->aged_wait)) {
+			p->aged = (int)i;
+			p->aged_wait = oldest_wait_ns;
+		} else if (!p->may_age && qos_burst_ns(p->t) < p->retry) {
+			p->retry = qos_burst_ns(p->t);	/* its turn comes within a burst */
+		}
+	} else if (p->max_wait_ns - oldest_wait_ns < p->retry) {
+		p->retry = p->max_wait_ns - oldest_wait_ns;	/* when it ages */
+	}
 	unmetered = s->cls == QOS_CLASS_LC && !s->iops;
 	if (s->cls == QOS_CLASS_LC && (unmetered || s->tokens > 0) &&
 	    (p->lc < 0 || oldest_wait_ns > p->lc_wait)) {
@@ -645,29 +721,38 @@ QOS_INLINE void qos_pick_slot(struct qos_pick_state *p, u32 i, u32 nr, u64 oldes
 
 		if (!s->throttled_since_ns)
 			s->throttled_since_ns = p->now;
-		s->window_throttled = 1;
+		/* its own reservation held it, not a budget cut below it */
+		if (s->cls == QOS_CLASS_LC && (u64)s->iops * QOS_VIO <= p->d->budget)
+			s->window_throttled = 1;
 		if (s->rate && need < (1ULL << 34)) {
 			/* need < 2^34, 1e9 < 2^30 */
 			u64 ns = need * QOS_NSEC_PER_SEC / s->rate + 1;
 
 			if (ns < p->retry)
 				p->retry = ns;
-		} else if (p->t->burst_ms * 1000000ULL < p->retry) {
+		} else if (qos_burst_ns(p->t) < p->retry) {
 			/* no rate of its own: the spare bucket, refilled by others, is its chance */
-			p->retry = p->t->burst_ms * 1000000ULL;
+			p->retry = qos_burst_ns(p->t);
 		}
 	}
 }
+
+/* What a request of the spare bucket must find there: one 4k read. */
+#define QOS_SPARE_MIN QOS_VIO
 
 QOS_INLINE void qos_pick_end(const struct qos_pick_state *p, struct qos_choice *c)
 {
 	c->retry_ns = 0;
 	c->pay = QOS_PAY_OWN;
-	if (p->lc >= 0) {
+	c->aged_slot = p->aged;
+	if (p->aged >= 0) {
+		c->slot = p->aged;
+		c->pay = QOS_PAY_FREE;
+	} else if (p->lc >= 0) {
 		c->slot = p->lc;
 	} else if (p->own >= 0) {
 		c->slot = p->own;
-	} else if (p->any >= 0 && p->d->spare > 0) {
+	} else if (p->any >= 0 && p->d->spare >= QOS_SPARE_MIN) {
 		c->slot = p->any;
 		c->pay = QOS_PAY_SPARE;
 	} else if (p->any >= 0 && !p->lc_running) {
@@ -675,8 +760,10 @@ QOS_INLINE void qos_pick_end(const struct qos_pick_state *p, struct qos_choice *
 		c->pay = QOS_PAY_FREE;
 	} else {
 		c->slot = -1;
+		/* something waits: a kick is always armed, at least 10 us away */
 		if (p->any >= 0)
-			c->retry_ns = p->retry < p->window_ns ? p->retry : p->window_ns;
+			c->retry_ns = p->retry < p->window_ns ? (p->retry > 10000 ? p->retry : 10000) :
+								 p->window_ns;
 	}
 }
 
@@ -703,34 +790,42 @@ QOS_INLINE void qos_pick_alone(struct qos_dev *d, const struct qos_tunables *t, 
 	qos_pick_end(&p, c);
 }
 
-/* Charge @cost (VIO Q10) for a request of @bytes (@write) dispatched from the chosen slot. */
+/*
+ * Charge @cost (VIO Q10) for a request of @bytes dispatched from the
+ * chosen slot; @write: it writes data (a discard does not, and does not
+ * count towards the write rate). What the spare bucket pays does not come
+ * out of the tenant's tokens but counts as the tenant's service all the
+ * same. A bucket's debt never exceeds its depth.
+ */
 QOS_INLINE void qos_charge(struct qos_dev *d, const struct qos_tunables *t,
 			      const struct qos_choice *c, u64 cost, bool write, u32 bytes, u64 now)
 {
 	struct qos_slot *s;
-	u64 cap;
+	u64 cap, debt = cost < QOS_MAX_COST ? cost : QOS_MAX_COST;
 
 	if (c->slot < 0 || c->slot >= QOS_NR_SLOTS)
 		return;
 	s = &d->tenants[c->slot];
 	cap = qos_bucket_cap(s, t);
 	if (c->pay == QOS_PAY_SPARE) {
-		u64 from_spare = cost < d->spare ? cost : d->spare;
+		u64 from_spare = debt < d->spare ? debt : d->spare;
 
 		d->spare -= from_spare;
-		cost -= from_spare;
+		debt -= from_spare;
 	}
-	if (cost) {
-		s->tokens -= (s64)cost;	/* cost <= 2^40 */
-		/* debt is bounded, so a tenant that ran free is not locked out for long */
-		if (s->tokens < -(s64)cap && (c->pay == QOS_PAY_FREE || s->tokens < -(s64)QOS_MAX_COST))
-			s->tokens = -(s64)cap;
+	s->tokens -= (s64)debt;			/* debt <= 2^40 */
+	if (s->tokens < -(s64)cap)
+		s->tokens = -(s64)cap;
+	if (c->pay == QOS_PAY_FREE && c->aged_slot >= 0 && c->slot == c->aged_slot) {
+		d->aged_ns = now;
+		d->aged++;
 	}
 	if (s->throttled_since_ns) {
-		s->throttled_ms += (now - s->throttled_since_ns) / 1000000;
+		if (now > s->throttled_since_ns)
+			s->throttled_ms += (now - s->throttled_since_ns) / 1000000;
 		s->throttled_since_ns = 0;
 	}
-	/* weight >= 1; vtime wraps only after 2^64 / 2^40 requests */
+	/* cost <= 2^40, weight >= 1: wraps after 2^24 maximal requests at weight 1 */
 	s->vtime += cost * QOS_DEFAULT_WEIGHT / s->weight;
 	if (s->cls == QOS_CLASS_BE)
 		d->vclock = s->vtime;
@@ -823,11 +918,16 @@ QOS_INLINE void qos_judge_begin(struct qos_judgement *j)
  * its reservation: its misses are its own, and cutting the budget of BE
  * tenants would not help it, so they do not count.
  */
-QOS_INLINE void qos_judge_slot(struct qos_judgement *j, const struct qos_slot *s)
+QOS_INLINE void qos_judge_slot(struct qos_judgement *j, struct qos_slot *s)
 {
 	if (s->cls != QOS_CLASS_LC || !s->cgroup || !s->p99_us)
 		return;
-	if (s->p99_us > s->slo_p99_us && !s->window_throttled) {
+	if (s->window_throttled) {
+		/* neither a miss nor a reason to raise: judged afresh next time */
+		s->window_throttled = 0;
+		return;
+	}
+	if (s->p99_us > s->slo_p99_us) {
 		if (!j->missed || s->slo_p99_us < j->tightest_missed)
 			j->tightest_missed = s->slo_p99_us;
 		j->missed = true;
@@ -850,7 +950,7 @@ QOS_INLINE enum qos_verdict qos_window_end(struct qos_dev *d, const struct qos_j
 	enum qos_verdict v = QOS_HOLD;
 
 	/* what the budget allowed in this window */
-	capacity = d->budget / 1000 * (window_ns / 1000000);
+	capacity = d->budget / 1000 * ((window_ns < (1ULL << 40) ? window_ns : (1ULL << 40)) / 1000000);
 	if (j->missed) {
 		u64 cut = d->budget - d->budget / 4, safe = qos_safe_point(w, j->tightest_missed);
 
@@ -860,7 +960,7 @@ QOS_INLINE enum qos_verdict qos_window_end(struct qos_dev *d, const struct qos_j
 		d->cuts++;
 		v = QOS_CUT;
 	} else if (j->comfortable && capacity &&
-		   d->window_used / t->util_raise_pct >= capacity / 100) {
+		   d->window_used / (t->util_raise_pct ? t->util_raise_pct : 1) >= capacity / 100) {
 		u64 up = d->budget + d->budget / 100 * t->raise_pct;
 
 		d->budget = up < ceiling ? up : ceiling;
@@ -896,10 +996,9 @@ QOS_INLINE void qos_window_reset_slots(struct qos_dev *d)
 {
 	int i;
 
-	for (i = 0; i < QOS_NR_SLOTS; i++) {
+	for (i = 0; i < QOS_NR_SLOTS; i++)
 		d->tenants[i].window_charged = 0;
-		d->tenants[i].window_throttled = 0;
-	}
+	d->reshare = 0;
 }
 
 /* ---- the request cookie -------------------------------------------------------- */
