@@ -498,9 +498,14 @@ QOS_INLINE void qos_share_lc(struct qos_share_state *st, u32 i)
 	/* charged is clamped to 2^43 VIO Q10 (more than 10 s of QOS_MAX_RATE) before * 10^6 */
 	used = st->window_ns >= 1000 ? (s->window_charged < (1ULL << 43) ? s->window_charged :
 					(1ULL << 43)) * 1000000 / (st->window_ns / 1000) : 0;
+	/*
+	 * A reservation is not cut with the budget: cuts are there to hold BE
+	 * tenants back for the LC ones, and an LC tenant held to less than it
+	 * reserved would miss its target for that alone, and cut again.
+	 */
 	s->rate = s->iops ? (u64)s->iops * QOS_VIO : used;
-	if (s->rate > st->d->budget)
-		s->rate = st->d->budget;
+	if (s->rate > QOS_MAX_RATE)
+		s->rate = QOS_MAX_RATE;
 	/*
 	 * BE tenants share what LC tenants leave: a reservation counts as far
 	 * as it was used, with a quarter of headroom; the rest of it still
@@ -721,8 +726,8 @@ QOS_INLINE void qos_pick_slot(struct qos_pick_state *p, u32 i, u32 nr, u64 oldes
 
 		if (!s->throttled_since_ns)
 			s->throttled_since_ns = p->now;
-		/* its own reservation held it, not a budget cut below it */
-		if (s->cls == QOS_CLASS_LC && (u64)s->iops * QOS_VIO <= p->d->budget)
+		/* its own reservation held it (cuts never touch it) */
+		if (s->cls == QOS_CLASS_LC)
 			s->window_throttled = 1;
 		if (s->rate && need < (1ULL << 34)) {
 			/* need < 2^34, 1e9 < 2^30 */

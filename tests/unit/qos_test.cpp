@@ -174,7 +174,7 @@ TEST_F(QosTest, ReservationsAboveTheBudgetLeaveBeItsMinimum) {
     v.nr[1] = v.nr[2] = 1;
     d.tenants[1].window_charged = d.budget;  // used all of it
     allocate();
-    EXPECT_EQ(d.tenants[1].rate, d.budget);
+    EXPECT_EQ(d.tenants[1].rate, 10000000 * QOS_VIO) << "a reservation is not capped by the budget";
     EXPECT_EQ(d.tenants[2].rate, d.budget / 100 * t.be_min_pct);
     t.be_min_pct = 0;
     allocate();

@@ -13,7 +13,8 @@
 # - a BE-only load is not held to the budget (work conservation) and gets
 #   at least 70% of the IOPS it gets under none;
 # - a tenant changed (lc -> be) and another removed while their cgroups
-#   have I/O in flight: zero errors, the policy stays, the slot follows;
+#   have I/O in flight: zero errors, the policy stays, the slot follows,
+#   the removed tenant's slot is freed once idle;
 # - a child cgroup without an entry counts for its parent's tenant;
 # - a cgroup removed while configured: listed as deleted, removed by id;
 # - no fallback, no policy error, ufq's counters add up.
@@ -110,6 +111,10 @@ lc=$(p99_us "$UFQ_OUT/190-qos-lc.json")
 be1=$(p99_us "$UFQ_OUT/190-qos-be1.json")
 be2=$(p99_us "$UFQ_OUT/190-qos-be2.json")
 info "qos: LC p99 $lc us, BE p99 $be1 and $be2 us; BE IOPS $(iops "$UFQ_OUT/190-qos-be1.json") and $(iops "$UFQ_OUT/190-qos-be2.json")"
+qos_status | jq -c '{budget: (.budget / 1024 | floor), spare, cuts, raises, holds, kicks, aged,
+	tenants: [.tenants[] | select(.cgroup != 0 or .dispatched != 0) |
+		{cgroup, cls, iops, rate: (.rate / 1024 | floor), tokens, dispatched, throttled_ms, p99_us}]}' |
+	sed 's/^/-- status: /' >&2
 [ "$lc" -lt "$be1" ] || fail "LC p99 ($lc us) is not below BE reader's ($be1 us)"
 [ "$lc" -lt "$be2" ] || fail "LC p99 ($lc us) is not below BE writer's ($be2 us)"
 [ "$lc" -lt "$none_lc" ] || fail "LC p99 under qos ($lc us) is not below under none ($none_lc us)"
@@ -164,6 +169,10 @@ status=$(qos_status)
 lc_id=$(stat -c %i "$cg/ufqlc")
 assert_eq "the changed tenant's slot is BE with weight 300" "0 300" \
 	"$(jq -r --argjson id "$lc_id" '.tenants[] | select(.cgroup == $id) | "\(.cls) \(.weight)"' <<<"$status")"
+be2_id=$(stat -c %i "$cg/ufqbe2")
+sleep 0.3	# idle for a window (100 ms): the removed tenant's slot is freed
+assert_eq "slots still held by the removed tenant" 0 \
+	"$(qos_status | jq --argjson id "$be2_id" '[.tenants[] | select(.cgroup == $id)] | length')"
 assert_policy "$dev" qos
 check_ufq_accounting "$dev"
 
