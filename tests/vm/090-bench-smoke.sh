@@ -45,6 +45,9 @@ expected=$UFQ_OUT/090-expected.csv
 {
 	echo "none,calibration,alone-read-4k-qd16"
 	echo "none,ssd-calibration,alone-read-4k-qd16"
+	# the critical reader alone: the qos and io.cost variants' SLO
+	echo "none,calibration,alone-crit-read-4k-qd2"
+	echo "none,ssd-calibration,alone-crit-read-4k-qd2"
 	for s in "${scheds[@]}"; do
 		echo "$s,overhead,randread-4k-qd32"
 		echo "$s,overhead,randrw70-4k-qd8"
@@ -55,7 +58,8 @@ expected=$UFQ_OUT/090-expected.csv
 		variants=(tenants)
 		case "$s" in
 		bfq) variants+=(tenants-bfq-weight) ;;
-		none | mq-deadline) variants+=(tenants-io.latency) ;;
+		none | mq-deadline) variants+=(tenants-io.latency tenants-io.cost) ;;
+		ufq:qos) variants=(tenants-qos) ;; # only with its tenants set
 		esac
 		for v in "${variants[@]}" "${variants[@]/#/ssd-}"; do
 			echo "$s,$v,crit-read-4k-qd2"
