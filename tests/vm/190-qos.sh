@@ -7,8 +7,9 @@
 # write for it: 8000 4k reads a second.
 # - an LC tenant (QD1 4k reads, 2000 IOPS reserved, its p99 alone as its
 #   target) beside two BE tenants (QD32 4k reads, QD16 16k writes): the LC
-#   tenant's p99 is below each BE tenant's, and below its own p99 under none
-#   with the same load; the feedback cut the budget;
+#   tenant's p99 is below each BE tenant's; the feedback cut the budget, the
+#   BE tenants were held back and the LC tenant never was (its p99 under
+#   none with the same load is logged: across runs it measures the host);
 # - fio verify=crc32c in an LC and a BE cgroup at once: zero errors;
 # - a BE-only load is not held to the budget (work conservation) and gets
 #   at least 70% of the IOPS it gets under none;
@@ -117,9 +118,19 @@ qos_status | jq -c '{budget: (.budget / 1024 | floor), spare, cuts, raises, hold
 	sed 's/^/-- status: /' >&2
 [ "$lc" -lt "$be1" ] || fail "LC p99 ($lc us) is not below BE reader's ($be1 us)"
 [ "$lc" -lt "$be2" ] || fail "LC p99 ($lc us) is not below BE writer's ($be2 us)"
-[ "$lc" -lt "$none_lc" ] || fail "LC p99 under qos ($lc us) is not below under none ($none_lc us)"
+# Against none's run (logged, not asserted): two p99s of separate runs under
+# emulation differ by 2x from run to run (the LC job alone has come out
+# above its p99 beside the BE load under none), so their order measures
+# the host. The mechanism is asserted instead: the feedback cut the budget,
+# the BE tenants were held back and the LC tenant, within its reservation,
+# never was.
+info "LC p99: $lc us under qos, $none_lc us under none (logged only)"
 cuts=$(qos_status | jq .cuts)
 [ "$cuts" -gt 0 ] || fail "the feedback never cut the budget although the LC tenant's target is its p99 alone"
+throttled() { qos_status | jq --argjson id "$(stat -c %i "$cg/$1")" '[.tenants[] | select(.cgroup == $id) | .throttled_ms] | add // 0'; }
+[ "$(throttled ufqbe1)" -gt 0 ] && [ "$(throttled ufqbe2)" -gt 0 ] ||
+	fail "the BE tenants were never held back (throttled_ms $(throttled ufqbe1), $(throttled ufqbe2))"
+assert_eq "time the LC tenant was held back (ms)" 0 "$(throttled ufqlc)"
 info "feedback: $cuts cuts, $(qos_status | jq .raises) raises, budget now $(($(qos_status | jq .budget) / 1024)) VIO/s"
 list=$(ufqctl tenant list qos --json)
 info "tenants: $(jq -c . <<<"$list")"
