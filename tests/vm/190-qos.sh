@@ -11,8 +11,9 @@
 #   BE tenants were held back and the LC tenant never was (its p99 under
 #   none with the same load is logged: across runs it measures the host);
 # - fio verify=crc32c in an LC and a BE cgroup at once: zero errors;
-# - a BE-only load is not held to the budget (work conservation) and gets
-#   at least 70% of the IOPS it gets under none;
+# - a BE-only load is never held back, whatever the budget (work
+#   conservation: no dispatch call waits for tokens) and, on a non-debug
+#   kernel, gets at least 70% of the IOPS it gets under none;
 # - a tenant changed (lc -> be) and another removed while their cgroups
 #   have I/O in flight: zero errors, the policy stays, the slot follows,
 #   the removed tenant's slot is freed once idle;
@@ -140,17 +141,27 @@ check_ufq_accounting "$dev"
 
 # ---- BE alone: the whole device ----------------------------------------------------
 budget=$(($(qos_status | jq .budget) / 1024))
+sleep 0.3	# past the window in which the LC tenant last ran
+kicks_before=$(qos_status | jq .kicks)
 in_cgroup ufqbe1 fio --output-format=json --output="$UFQ_OUT/190-qos-beonly.json" "${fio_common[@]}" \
 	--time_based --runtime=3 --name=beonly --rw=randread --bs=4k --iodepth=32 ||
 	fail "fio (BE alone) failed"
 qos_beonly=$(iops "$UFQ_OUT/190-qos-beonly.json")
-info "BE alone: $qos_beonly IOPS under qos (budget $budget VIO/s when it started), $none_beonly under none"
-# Not held to the budget the LC tenant's feedback left (work conservation),
-# and no more than the policy's own cost below none (under emulation the
-# CPU, not the device, is the bottleneck: every elevator costs IOPS here).
-[ "$qos_beonly" -gt "$budget" ] ||
-	fail "BE alone got $qos_beonly IOPS, within the budget of $budget VIO/s: held back with no LC tenant running"
-assert_ge "BE-alone IOPS x10 under qos vs 7x none's" "$((none_beonly * 7))" "$((qos_beonly * 10))"
+held=$(($(qos_status | jq .kicks) - kicks_before))
+info "BE alone: $qos_beonly IOPS under qos (budget $budget VIO/s when it started), $none_beonly under none; $held dispatch calls held it back"
+# Work conservation: with no LC tenant running, no dispatch call holds the
+# BE tenant back, whatever its tokens. (Its IOPS against the budget is not
+# the test: a debug kernel's CPU cost alone can keep it near the budget.)
+assert_eq "dispatch calls that held a BE tenant back with no LC tenant running" 0 "$held"
+# No more than the policy's own cost below none (under emulation the CPU,
+# not the device, is the bottleneck: every elevator costs IOPS here). On a
+# lockdep kernel every BPF call and lock costs several times more, so there
+# the ratio is logged only.
+if [ -e /proc/lockdep ]; then
+	info "BE alone under qos: $((qos_beonly * 100 / none_beonly))% of none (lockdep kernel, logged only)"
+else
+	assert_ge "BE-alone IOPS x10 under qos vs 7x none's" "$((none_beonly * 7))" "$((qos_beonly * 10))"
+fi
 
 # ---- verify in an LC and a BE cgroup at once ---------------------------------------
 in_cgroup ufqlc fio_verify_job "$dev" "$UFQ_OUT/190-verify-lc.json" 16 &
