@@ -2,6 +2,7 @@
 // prediction-error histogram (include/ufq/pred_error.h) and the scheduling decisions
 // (policies/ml.h).
 #include "ml_model.h"
+#include "ufq/pred_error.h"
 
 #include <gtest/gtest.h>
 
@@ -432,6 +433,57 @@ TEST(MlReplay, CountsQueuesAndFeedsTheState) {
     r = request(5008, 4096, true, 4000);
     ml_replay_arrival(&rp, &r, x);
     EXPECT_EQ(x[ML_F_SERVICE0], 6 * kOne);      // log2(1 + 63)
+}
+
+// ---- prediction error (include/ufq/pred_error.h) ------------------------------------------
+
+TEST(MlPredError, Percent) {
+    EXPECT_EQ(ufq_pred_err_pct(100, 100), 0u);
+    EXPECT_EQ(ufq_pred_err_pct(110, 100), 10u);
+    EXPECT_EQ(ufq_pred_err_pct(90, 100), 10u);
+    EXPECT_EQ(ufq_pred_err_pct(0, 100), 100u);
+    EXPECT_EQ(ufq_pred_err_pct(300, 100), 200u);
+    EXPECT_EQ(ufq_pred_err_pct(1099, 1000), 9u);         // rounded down
+    EXPECT_EQ(ufq_pred_err_pct(5, 0), 500u);             // 0 ns counts as 1
+    EXPECT_EQ(ufq_pred_err_pct(~0ULL, 1), UFQ_PRED_ERR_PCT_MAX);
+    EXPECT_EQ(ufq_pred_err_pct(1ULL << 56, 1ULL << 40), UFQ_PRED_ERR_PCT_MAX);
+    EXPECT_EQ(ufq_pred_err_pct(0, ~0ULL), 100u);
+}
+
+TEST(MlPredError, Buckets) {
+    EXPECT_EQ(ufq_pred_err_bucket(0), 0u);
+    EXPECT_EQ(ufq_pred_err_bucket(4), 0u);
+    EXPECT_EQ(ufq_pred_err_bucket(5), 1u);
+    EXPECT_EQ(ufq_pred_err_bucket(199), 39u);
+    EXPECT_EQ(ufq_pred_err_bucket(200), 40u);
+    EXPECT_EQ(ufq_pred_err_bucket(999), 40u);
+    EXPECT_EQ(ufq_pred_err_bucket(1000), 41u);
+    EXPECT_EQ(ufq_pred_err_bucket(~0u), 41u);
+    // Every value falls in [low, high) of its bucket, and the buckets tile 0 .. PCT_MAX.
+    for (u32 pct = 0; pct <= UFQ_PRED_ERR_PCT_MAX; pct += pct < 2000 ? 1 : 997) {
+        const u32 b = ufq_pred_err_bucket(pct);
+        ASSERT_LT(b, static_cast<u32>(UFQ_PRED_ERR_BUCKETS));
+        ASSERT_GE(pct, ufq_pred_err_bucket_low(b));
+        ASSERT_LT(pct, ufq_pred_err_bucket_high(b));
+    }
+    for (u32 b = 0; b + 1 < UFQ_PRED_ERR_BUCKETS; ++b)
+        EXPECT_EQ(ufq_pred_err_bucket_high(b), ufq_pred_err_bucket_low(b + 1));
+}
+
+TEST(MlPredError, Percentiles) {
+    u64 h[UFQ_PRED_ERR_BUCKETS] = {};
+    EXPECT_EQ(ufq_pred_err_percentile(h, 50), 0u);
+    // 100 errors, 0 .. 99 percent, 5 per bucket of 5 points: the histogram gives them back.
+    for (u32 pct = 0; pct < 100; ++pct)
+        ++h[ufq_pred_err_bucket(pct)];
+    EXPECT_EQ(ufq_pred_err_percentile(h, 50), 49u);
+    EXPECT_EQ(ufq_pred_err_percentile(h, 90), 89u);
+    EXPECT_EQ(ufq_pred_err_percentile(h, 0), 0u);
+    EXPECT_EQ(ufq_pred_err_percentile(h, 100), 99u);
+    // The open-ended bucket answers with its lower bound.
+    h[UFQ_PRED_ERR_BUCKETS - 1] = 1000;
+    EXPECT_EQ(ufq_pred_err_percentile(h, 90), UFQ_PRED_ERR_HIGH_PCT);
+    EXPECT_EQ(ufq_pred_err_percentile(h, 5), 54u);       // rank 55 of 1100
 }
 
 } // namespace
