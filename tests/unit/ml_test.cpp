@@ -1,6 +1,7 @@
 // The ml policy's plain-C core on the host: the latency model (policies/ml_model.h), the
 // prediction-error histogram (include/ufq/pred_error.h) and the scheduling decisions
 // (policies/ml.h).
+#include "ml.h"
 #include "ml_model.h"
 #include "ufq/pred_error.h"
 
@@ -10,7 +11,10 @@
 #include <cmath>
 #include <cstring>
 #include <limits>
+#include <algorithm>
 #include <random>
+#include <string>
+#include <vector>
 
 namespace {
 
@@ -484,6 +488,574 @@ TEST(MlPredError, Percentiles) {
     h[UFQ_PRED_ERR_BUCKETS - 1] = 1000;
     EXPECT_EQ(ufq_pred_err_percentile(h, 90), UFQ_PRED_ERR_HIGH_PCT);
     EXPECT_EQ(ufq_pred_err_percentile(h, 5), 54u);       // rank 55 of 1100
+}
+
+// ---- keys and cookies (policies/ml.h) -----------------------------------------------------
+
+TEST(MlKey, PredCodeRoundTrip) {
+    for (u32 us = 0; us < 256; ++us)
+        EXPECT_EQ(ml_pred_decode(ml_pred_code(us)), us);
+    std::mt19937 rng(5);
+    for (int i = 0; i < 100000; ++i) {
+        const u32 us = (rng() >> (rng() % 32)) % 8372224 + 1;
+        const u32 back = ml_pred_decode(ml_pred_code(us));
+        ASSERT_LE(back, us);
+        ASSERT_LT(us - back, std::max(1u, us / 256 + 1)) << us;  // within 1/256, rounded down
+        ASSERT_EQ(ml_pred_quantise(back), back);                  // idempotent
+    }
+    // Monotonic, so keys order by prediction.
+    for (u32 us = 1; us < 100000; ++us)
+        ASSERT_LE(ml_pred_code(us - 1), ml_pred_code(us));
+    EXPECT_EQ(ml_pred_code(8372224), static_cast<u32>(ML_PRED_CODE_MAX));
+    EXPECT_EQ(ml_pred_code(ML_U32_MAX), static_cast<u32>(ML_PRED_CODE_MAX));
+    EXPECT_EQ(ml_pred_decode(ML_PRED_CODE_MAX), 8372224u);
+}
+
+TEST(MlKey, EdfAndSeqRoundTrips) {
+    const u64 deadline = 123456789012345ULL;
+    const u64 k = ml_key_edf(deadline, 300);
+    EXPECT_EQ(ml_key_deadline_ns(k), deadline & ~1023ULL);
+    EXPECT_EQ(ml_key_pred_us(k), 300u);
+    // Earlier deadline first; within 1024 ns, shorter prediction first.
+    EXPECT_LT(ml_key_edf(deadline, 5000), ml_key_edf(deadline + 1024, 10));
+    EXPECT_LT(ml_key_edf(deadline, 10), ml_key_edf(deadline + 1, 5000));
+    const u64 s = ml_key_seq(987654321, 70000);
+    EXPECT_EQ(ml_key_sector(s), 987654321u);
+    EXPECT_EQ(ml_key_pred_us(s), ml_pred_quantise(70000));
+    EXPECT_LT(ml_key_seq(10, 8000000), ml_key_seq(11, 0));
+    // Saturation: the primary part never wraps into the prediction.
+    EXPECT_EQ(ml_key(~0ULL, 7), (ML_KEY_PRIMARY_MAX << 12) | 7);
+    EXPECT_EQ(ml_key_sector(ml_key_seq(~0ULL, 7)), ML_KEY_PRIMARY_MAX);
+    EXPECT_EQ(ml_key_pred_us(ml_key_seq(~0ULL, 7)), 7u);
+    // The batch key finds the first request at or after a sector, whatever its prediction.
+    EXPECT_LE(ml_key_seq(500, 0), ml_key_seq(500, 1));
+    EXPECT_LT(ml_key_seq(499, ML_U32_MAX), ml_key_seq(500, 0));
+}
+
+TEST(MlCookie, RoundTrip) {
+    const u64 c = ml_cookie(true, true, 9 * kOne + 256 * 5, 12345);
+    EXPECT_TRUE(ml_cookie_valid(c));
+    EXPECT_TRUE(ml_cookie_write(c));
+    EXPECT_TRUE(ml_cookie_model(c));
+    EXPECT_FALSE(ml_cookie_requeued(c));
+    EXPECT_EQ(ml_cookie_pred_us(c), 12345u);
+    EXPECT_EQ(ml_cookie_y(c), 9 * kOne + 256 * 5);       // Q5.8 keeps multiples of 256
+    EXPECT_TRUE(ml_cookie_requeued(c | ML_COOKIE_REQUEUED));
+    EXPECT_EQ(ml_cookie_pred_us(c | ML_COOKIE_REQUEUED), 12345u);
+    const u64 r = ml_cookie(false, false, 0, ML_U32_MAX);
+    EXPECT_FALSE(ml_cookie_write(r));
+    EXPECT_FALSE(ml_cookie_model(r));
+    EXPECT_EQ(ml_cookie_pred_us(r), ML_U32_MAX);
+    EXPECT_EQ(ml_cookie_y(r), 0);
+    // y saturates to 0 .. 32 - 1/256, and loses at most 1/256 below.
+    EXPECT_EQ(ml_cookie_y(ml_cookie(false, true, -kOne, 1)), 0);
+    EXPECT_EQ(ml_cookie_y(ml_cookie(false, true, ML_S32_MAX, 1)), 32 * kOne - 256);
+    EXPECT_EQ(ml_cookie_y(ml_cookie(false, true, kOne + 255, 1)), kOne);
+    // Not ours: 0, another policy's tag.
+    EXPECT_FALSE(ml_cookie_valid(0));
+    EXPECT_FALSE(ml_cookie_valid(0x4c414e4500000001ULL));     // lanes'
+    EXPECT_FALSE(ml_cookie_valid(0x5153000000000000ULL));     // qos'
+}
+
+// ---- deadlines and batches -----------------------------------------------------------------
+
+struct MlTunables : testing::Test {
+    ml_tunables t{};
+    void SetUp() override { ml_tunables_default(&t); }
+};
+
+TEST_F(MlTunables, DeadlinesPerClass) {
+    EXPECT_EQ(ml_target_ns(&t, false, ML_PRIO_BE), 2000000u);
+    EXPECT_EQ(ml_target_ns(&t, false, ML_PRIO_NONE), 2000000u);
+    EXPECT_EQ(ml_target_ns(&t, false, ML_PRIO_RT), 1000000u);
+    EXPECT_EQ(ml_target_ns(&t, false, ML_PRIO_IDLE), 8000000u);
+    EXPECT_EQ(ml_target_ns(&t, true, ML_PRIO_BE), 20000000u);
+    EXPECT_EQ(ml_target_ns(&t, true, ML_PRIO_RT), 10000000u);
+    EXPECT_EQ(ml_target_ns(&t, true, ML_PRIO_IDLE), 80000000u);
+    t.write_target_us = 10000000;       // the largest: no overflow
+    EXPECT_EQ(ml_target_ns(&t, true, ML_PRIO_IDLE), 40000000000ULL);
+}
+
+TEST_F(MlTunables, BatchSizeRule) {
+    EXPECT_EQ(ml_batch_size(&t, 1), 8u);
+    EXPECT_EQ(ml_batch_size(&t, 15), 8u);
+    EXPECT_EQ(ml_batch_size(&t, 16), 32u);
+    EXPECT_EQ(ml_batch_size(&t, 63), 32u);
+    EXPECT_EQ(ml_batch_size(&t, 64), 64u);
+    EXPECT_EQ(ml_batch_size(&t, 100000), 64u);
+    t.seq_batch_small = 0;              // written by bpftool past ufqctl's range: still 1
+    EXPECT_EQ(ml_batch_size(&t, 1), 1u);
+}
+
+// ---- the classifier ------------------------------------------------------------------------
+
+// Arrivals of one stream through the features and the classifier, as ml.bpf.c's insert makes
+// them; returns how many of the last `tail` were classified sequential.
+struct Stream {
+    ml_feat_state st{};
+    ml_seq_clf clf{};
+    u64 now = 1000;
+    bool learn = true;
+
+    Stream() {
+        ml_feat_init(&st);
+        ml_seq_init(&clf, nullptr);
+    }
+
+    bool arrive(u64 sector, u32 bytes, u64 gap_ns) {
+        const bool continued = st.last_arrival_ns && sector == st.last_arrival_end;
+        ml_seq_learn(&clf, continued, learn);
+        ml_req r = request(sector, bytes, false, now += gap_ns);
+        s32 x[ML_NR_FEATURES];
+        ml_features(&st, &r, x);
+        const bool seq = ml_seq_classify(&clf, x);
+        ml_feat_dispatched(&st, ml_end_sector(sector, bytes));
+        return seq;
+    }
+};
+
+TEST(MlClassifier, BuiltInWeightsTellStreamsApart) {
+    Stream s;
+    int seq = 0;
+    for (u64 i = 0; i < 100; ++i)
+        seq += s.arrive(1000 + 256 * i, 128 << 10, 50000);
+    EXPECT_GE(seq, 95);
+    std::mt19937_64 rng(6);
+    int rnd = 0;
+    for (int i = 0; i < 100; ++i)
+        rnd += s.arrive(rng() % (1ULL << 31), 4096, 20000);
+    EXPECT_LE(rnd, 5);
+}
+
+// From all-zero weights (everything "random"), a sequential stream is learnt within a few
+// mistakes, and a random one afterwards too.
+TEST(MlClassifier, LearnsASequentialStreamFromScratch) {
+    Stream s;
+    for (s32& w : s.clf.w)
+        w = 0;
+    s.clf.b = 0;
+    std::string seen;
+    for (u64 i = 0; i < 200; ++i)
+        seen += s.arrive(1 << 20 | 8 * i, 4096, 10000) ? 'S' : 'r';
+    EXPECT_EQ(seen.substr(100), std::string(100, 'S')) << seen;
+    EXPECT_LE(s.clf.mistakes, 40u);
+    const u64 mistakes = s.clf.mistakes;
+    std::mt19937_64 rng(7);
+    seen.clear();
+    for (int i = 0; i < 200; ++i)
+        seen += s.arrive(rng() % (1ULL << 31), 4096, 10000) ? 'S' : 'r';
+    EXPECT_EQ(seen.substr(100), std::string(100, 'r')) << seen;
+    EXPECT_LE(s.clf.mistakes - mistakes, 40u);
+    // Without online learning, the decisions are counted but the weights stay.
+    s.learn = false;
+    const ml_seq_clf before = s.clf;
+    for (u64 i = 0; i < 50; ++i)
+        s.arrive(1 << 24 | 8 * i, 4096, 10000);
+    EXPECT_EQ(std::memcmp(before.w, s.clf.w, sizeof(before.w)), 0);
+    EXPECT_EQ(before.b, s.clf.b);
+}
+
+TEST(MlClassifier, WeightsSaturate) {
+    ml_seq_clf c;
+    ml_seq_init(&c, nullptr);
+    s32 x[ML_NR_FEATURES] = {};
+    x[ML_F_SEQ] = kOne;
+    x[ML_F_SEEK] = ML_S32_MAX;
+    for (int i = 0; i < 10000; ++i) {
+        ml_seq_classify(&c, x);
+        ml_seq_learn(&c, !c.out, true);      // always wrong
+        for (s32 w : c.w) {
+            ASSERT_LE(w, ML_SEQ_W_MAX);
+            ASSERT_GE(w, -ML_SEQ_W_MAX);
+        }
+        ASSERT_LE(c.b, ML_SEQ_W_MAX);
+        ASSERT_GE(c.b, -ML_SEQ_W_MAX);
+    }
+    // A model's starting weights are clamped too; all-zero ones mean the built-in ones.
+    ml_weights w = zero_weights();
+    ml_seq_init(&c, &w);
+    EXPECT_EQ(c.w[0], ML_SEQ_DEFAULT_W0);
+    w.seq_w[2] = ML_S32_MAX;
+    w.seq_b = -kOne;
+    ml_seq_init(&c, &w);
+    EXPECT_EQ(c.w[0], 0);
+    EXPECT_EQ(c.w[2], ML_SEQ_W_MAX);
+    EXPECT_EQ(c.b, -kOne);
+}
+
+// ---- dispatch on scripted queues -----------------------------------------------------------
+
+// The kernel's two queues, as far as ml.bpf.c sees them: by key (FIFO among equal keys), and
+// each knowing its oldest.
+struct Rq {
+    int id;
+    u64 key;
+    u64 insert_ns;
+    u64 sector;
+    u32 bytes;
+    bool write;
+    u32 prio;
+    u32 pred_us;
+};
+
+struct MlSched : testing::Test {
+    ml_tunables t{};
+    ml_dev d{};
+    std::vector<Rq> q[ML_NR_QUEUES];
+    std::vector<Rq> device;             // dispatched, not completed
+    std::vector<int> order;             // ids in dispatch order
+    std::vector<ml_choice> choices;
+    u64 now = 1000000000;
+    int next_id = 0;
+    u32 kicks = 0;
+
+    void SetUp() override {
+        ml_tunables_default(&t);
+        ml_dev_init(&d, 1, nullptr, 0);
+    }
+
+    int insert(u32 queue, u64 sector, u32 bytes, bool write, u32 pred_us,
+               u32 prio = ML_PRIO_BE) {
+        Rq r{next_id++, 0, now, sector, bytes, write, prio, pred_us};
+        r.key = queue == ML_Q_SEQ ? ml_key_seq(sector, pred_us)
+                                  : ml_key_edf(now + ml_target_ns(&t, write, prio), pred_us);
+        q[queue].push_back(r);
+        return r.id;
+    }
+
+    // Index of the first request with key >= `key` (stable among equal keys), or -1.
+    static int first_from(const std::vector<Rq>& v, u64 key) {
+        int best = -1;
+        for (int i = 0; i < static_cast<int>(v.size()); ++i)
+            if (v[i].key >= key && (best < 0 || v[i].key < v[best].key))
+                best = i;
+        return best;
+    }
+    static int oldest(const std::vector<Rq>& v) {
+        int best = -1;
+        for (int i = 0; i < static_cast<int>(v.size()); ++i)
+            if (best < 0 || v[i].insert_ns < v[best].insert_ns)
+                best = i;
+        return best;
+    }
+    ml_cand cand(const std::vector<Rq>& v, int i) const {
+        ml_cand c{};
+        if (i < 0)
+            return c;
+        c.valid = 1;
+        c.key = v[i].key;
+        c.wait_ns = now - v[i].insert_ns;
+        c.end_sector = ml_end_sector(v[i].sector, v[i].bytes);
+        c.write = v[i].write;
+        c.prio_class = v[i].prio;
+        return c;
+    }
+
+    // The view ml.bpf.c's dispatch builds.
+    ml_view view() {
+        ml_view v{};
+        for (u32 i = 0; i < ML_NR_QUEUES; ++i) {
+            v.nr[i] = static_cast<u32>(q[i].size());
+            const int o = oldest(q[i]);
+            v.oldest_wait_ns[i] = o < 0 ? 0 : now - q[i][o].insert_ns;
+            if (v.oldest_wait_ns[i] >= static_cast<u64>(t.max_latency_target_us) * 1000)
+                v.old[i] = cand(q[i], o);
+        }
+        v.head = cand(q[ML_Q_EDF], first_from(q[ML_Q_EDF], 0));
+        v.seq_oldest = cand(q[ML_Q_SEQ], oldest(q[ML_Q_SEQ]));
+        if (d.batch)
+            v.seq_next = cand(q[ML_Q_SEQ], first_from(q[ML_Q_SEQ], ml_batch_key(&d)));
+        v.nr_in_flight = static_cast<u32>(device.size());
+        v.inflight_pred_ns = ml_inflight_settle(&d, v.nr_in_flight, 0);
+        v.now_ns = now;
+        return v;
+    }
+
+    // One dispatch() call: the id dispatched, or -1.
+    int dispatch() {
+        ml_view v = view();
+        ml_choice c;
+        ml_pick(&d, &t, &v, &c);
+        choices.push_back(c);
+        if (c.queue < 0) {
+            if (c.held)
+                ++kicks;
+            return -1;
+        }
+        std::vector<Rq>& from = q[c.queue];
+        const int i = c.from == ML_FROM_OLDEST ? oldest(from)
+                      : c.from == ML_FROM_KEY  ? first_from(from, c.key)
+                                               : first_from(from, 0);
+        EXPECT_GE(i, 0);
+        if (i < 0)
+            return -1;
+        ml_dispatched(&d, &t, &c, &v);
+        device.push_back(from[i]);
+        order.push_back(from[i].id);
+        from.erase(from.begin() + i);
+        return order.back();
+    }
+
+    // The oldest request at the device completes, as completed() handles it.
+    void complete() {
+        ASSERT_FALSE(device.empty());
+        ml_inflight_sub(&d, device.front().pred_us);
+        device.erase(device.begin());
+    }
+
+    std::vector<int> drain(bool complete_each = true) {
+        std::vector<int> out;
+        for (int n = 0; n < 10000 && (!q[0].empty() || !q[1].empty()); ++n) {
+            const int id = dispatch();
+            if (id >= 0)
+                out.push_back(id);
+            if (complete_each && !device.empty())
+                complete();
+        }
+        return out;
+    }
+};
+
+TEST_F(MlSched, EmptyQueuesDispatchNothing) {
+    EXPECT_EQ(dispatch(), -1);
+    EXPECT_EQ(choices.back().why, ML_WHY_NONE);
+    EXPECT_FALSE(choices.back().held);
+}
+
+// Reads (2 ms) go before writes (20 ms) that arrived earlier; RT before BE; equal deadlines by
+// prediction.
+TEST_F(MlSched, EarliestDeadlineFirst) {
+    const int w1 = insert(ML_Q_EDF, 100, 4096, true, 50);
+    now += 1000000;
+    const int w2 = insert(ML_Q_EDF, 200, 4096, true, 50);
+    const int r1 = insert(ML_Q_EDF, 300, 4096, false, 50);
+    const int idle = insert(ML_Q_EDF, 900, 4096, false, 50, ML_PRIO_IDLE);
+    now += 500000;
+    const int rt = insert(ML_Q_EDF, 400, 4096, false, 50, ML_PRIO_RT);   // due 0.5 ms earlier
+    const int slow = insert(ML_Q_EDF, 500, 4096, false, 900);
+    const int fast = insert(ML_Q_EDF, 600, 4096, false, 90);
+    t.latency_window_us = 0;
+    EXPECT_EQ(drain(), (std::vector<int>{rt, r1, fast, slow, idle, w1, w2}));
+}
+
+// A batch starts at queue 1's oldest when its deadline is the earliest, goes on up to its size
+// while a more urgent read waits, and ends there.
+TEST_F(MlSched, SequentialBatchEndsAtItsSize) {
+    t.latency_window_us = 0;
+    std::vector<int> seq;
+    for (u64 i = 0; i < 10; ++i) {
+        if (i == 8)
+            now += 1000000;                     // the last two 1 ms later: due at 3 ms
+        seq.push_back(insert(ML_Q_SEQ, 1000 + 8 * i, 4096, false, 20));
+    }
+    now += 200000;
+    const int rt = insert(ML_Q_EDF, 5, 4096, false, 20, ML_PRIO_RT);  // due at 2.2 ms
+    const std::vector<int> got = drain();
+    std::vector<int> want(seq.begin(), seq.begin() + 8);    // 10 waiting: a batch of 8
+    want.push_back(rt);
+    want.push_back(seq[8]);
+    want.push_back(seq[9]);
+    EXPECT_EQ(got, want);
+    EXPECT_EQ(d.batches, 2u);
+    EXPECT_EQ(d.dispatched[ML_Q_SEQ], 10u);
+    EXPECT_EQ(d.dispatched[ML_Q_EDF], 1u);
+}
+
+TEST_F(MlSched, BatchSizeFollowsQueueDepth) {
+    t.latency_window_us = 0;
+    for (u64 i = 0; i < 70; ++i)
+        insert(ML_Q_SEQ, 8 * i, 4096, false, 20);
+    dispatch();
+    EXPECT_EQ(d.batch_max, 64u);                // 70 waiting
+    for (int i = 0; i < 63; ++i)
+        dispatch();
+    EXPECT_EQ(d.batch, 64u);
+    dispatch();                                 // 6 left: a new batch of 8
+    EXPECT_EQ(d.batch, 1u);
+    EXPECT_EQ(d.batch_max, 8u);
+    while (!q[ML_Q_SEQ].empty())
+        dispatch();
+    for (u64 i = 0; i < 20; ++i)
+        insert(ML_Q_SEQ, 8 * i, 4096, false, 20);
+    dispatch();
+    EXPECT_EQ(d.batch_max, 32u);                // 20 waiting
+}
+
+// A batch walks up from where its last request ended and skips what lies below; when nothing
+// is above, EDF picks queue 1's oldest again, which starts the next batch.
+TEST_F(MlSched, BatchGoesUpInSectorOrder) {
+    t.latency_window_us = 0;
+    const int a = insert(ML_Q_SEQ, 5000, 4096, false, 20);
+    now += 1000;
+    const int low1 = insert(ML_Q_SEQ, 100, 4096, false, 20);
+    const int b = insert(ML_Q_SEQ, 5008, 4096, false, 20);
+    now += 1000;
+    const int low2 = insert(ML_Q_SEQ, 200, 4096, false, 20);
+    const int c = insert(ML_Q_SEQ, 5016, 4096, false, 20);
+    EXPECT_EQ(drain(), (std::vector<int>{a, b, c, low1, low2}));
+    EXPECT_EQ(d.batches, 2u);
+    EXPECT_EQ(d.feat.last_dispatch_end, 208u);
+}
+
+// The window: with 1.5 ms predicted in flight, a 600 us request waits; one always goes when
+// nothing is in flight; completions open the window again.
+TEST_F(MlSched, AdmissionWindow) {
+    t.latency_window_us = 2000;
+    const int big = insert(ML_Q_EDF, 0, 4096, true, 1500);
+    const int r1 = insert(ML_Q_EDF, 8, 4096, false, 600);
+    now += 2000;
+    const int r2 = insert(ML_Q_EDF, 16, 4096, false, 400);
+    EXPECT_EQ(dispatch(), r1);                  // reads first: 600 us in flight
+    EXPECT_EQ(dispatch(), r2);                  // 1000 us
+    EXPECT_EQ(dispatch(), -1);                  // 1000 + 1500 > 2000
+    EXPECT_TRUE(choices.back().held);
+    EXPECT_EQ(kicks, 1u);
+    EXPECT_GE(choices.back().retry_ns, ML_KICK_MIN_NS);
+    EXPECT_LE(choices.back().retry_ns, 2000000u);
+    EXPECT_EQ(d.inflight_pred_ns, 1000000);
+    complete();                                 // r1: 400 us left, + 1500 fits
+    EXPECT_EQ(d.inflight_pred_ns, 400000);
+    EXPECT_EQ(dispatch(), big);
+    EXPECT_EQ(d.inflight_pred_ns, 1900000);
+    complete();
+    complete();
+    EXPECT_EQ(d.inflight_pred_ns, 0);
+    // Alone, a request larger than the whole window still goes.
+    const int huge = insert(ML_Q_EDF, 0, 4096, true, 50000);
+    EXPECT_EQ(dispatch(), huge);
+    const int next = insert(ML_Q_EDF, 0, 4096, false, 1);
+    EXPECT_EQ(dispatch(), -1);
+    complete();
+    EXPECT_EQ(dispatch(), next);
+    // Window 0: no limit.
+    t.latency_window_us = 0;
+    for (int i = 0; i < 10; ++i)
+        insert(ML_Q_EDF, 0, 4096, true, 100000);
+    for (int i = 0; i < 10; ++i)
+        EXPECT_GE(dispatch(), 0);
+}
+
+// A batch is held by the window like anything else, and goes on when it opens.
+TEST_F(MlSched, AdmissionHoldsABatchToo) {
+    t.latency_window_us = 100;
+    for (u64 i = 0; i < 4; ++i)
+        insert(ML_Q_SEQ, 8 * i, 4096, false, 60);
+    EXPECT_GE(dispatch(), 0);
+    EXPECT_EQ(dispatch(), -1);
+    complete();
+    EXPECT_GE(dispatch(), 0);
+    EXPECT_EQ(choices.back().why, ML_WHY_BATCH);
+    EXPECT_EQ(d.batch, 2u);
+}
+
+// Aging: behind an endless supply of urgent reads that the window lets through one at a time,
+// a write still goes within max_latency_target_us of its arrival, past the window.
+TEST_F(MlSched, AgingPreventsStarvation) {
+    t.max_latency_target_us = 5000;             // 5 ms
+    t.write_target_us = 10000000;               // its deadline: 10 s away
+    const int w = insert(ML_Q_EDF, 0, 4096, true, 3000);
+    u64 waited = 0;
+    bool went = false;
+    for (int step = 0; step < 1000 && !went; ++step) {
+        insert(ML_Q_EDF, 1000 + step, 4096, false, 100);     // a read every 100 us
+        const int id = dispatch();
+        if (id == w) {
+            went = true;
+            waited = now - 1000000000;
+            EXPECT_EQ(choices.back().why, ML_WHY_AGED);
+        }
+        if (!device.empty())
+            complete();
+        now += 100000;
+    }
+    ASSERT_TRUE(went);
+    EXPECT_GE(waited, 5000000u);
+    EXPECT_LE(waited, 5100000u);
+    EXPECT_EQ(d.aged, 1u);
+}
+
+// Aging ignores the window: an aged request goes even with the device full.
+TEST_F(MlSched, AgedRequestsSkipAdmission) {
+    t.max_latency_target_us = 1000;
+    t.latency_window_us = 100;
+    insert(ML_Q_EDF, 0, 4096, false, 90);
+    EXPECT_GE(dispatch(), 0);                   // alone: 90 us in flight
+    const int old = insert(ML_Q_SEQ, 50, 4096, true, 5000);
+    EXPECT_EQ(dispatch(), -1);                  // held: 90 + 5000 > 100
+    now += 1000000;
+    EXPECT_EQ(dispatch(), old);
+    EXPECT_EQ(choices.back().why, ML_WHY_AGED);
+    EXPECT_TRUE(choices.back().new_batch);      // from queue 1: a batch starts there
+}
+
+// The in-flight sum: settles at 0 when idle, and a negative sum (completions of requests
+// whose prediction never entered it) reads as 0.
+TEST_F(MlSched, InflightSumSaturatesAndSettles) {
+    ml_inflight_add(&d, 100);
+    ml_inflight_add(&d, 300);
+    EXPECT_EQ(ml_inflight_settle(&d, 2, 0), 400000u);
+    ml_inflight_sub(&d, 100);
+    ml_inflight_sub(&d, 300);
+    ml_inflight_sub(&d, 700);                   // dispatched by programs before these
+    EXPECT_EQ(ml_inflight_settle(&d, 1, 0), 0u);
+    EXPECT_EQ(d.inflight_pred_ns, 0);
+    ml_inflight_add(&d, 500);                   // e.g. merged away after dispatch: never completes
+    EXPECT_EQ(ml_inflight_settle(&d, 1, 0), 500000u);
+    EXPECT_EQ(ml_inflight_settle(&d, 0, 1), 500000u);   // one dispatched, not taken yet
+    EXPECT_EQ(ml_inflight_settle(&d, 0, 0), 0u);        // idle: nothing can be in flight
+    EXPECT_EQ(d.inflight_pred_ns, 0);
+    // Add and subtract are quantised alike: nothing left over, whatever the value.
+    for (u32 us : {1u, 255u, 256u, 257u, 12345u, 8372224u, ML_U32_MAX}) {
+        ml_inflight_add(&d, ml_key_pred_us(ml_key_edf(0, us)));
+        ml_inflight_sub(&d, us);
+        EXPECT_EQ(d.inflight_pred_ns, 0) << us;
+    }
+}
+
+// ---- prediction and learning in the device state -----------------------------------------
+
+TEST(MlDev, MeanPredictorThenModelThenCorrection) {
+    ml_tunables t;
+    ml_tunables_default(&t);
+    ml_dev d;
+    ml_dev_init(&d, 7, nullptr, 0);
+    s32 x[ML_NR_FEATURES] = {};
+    ml_prediction p;
+    ml_predict(&d, nullptr, ML_READ, x, &p);
+    EXPECT_EQ(p.model, 0u);
+    EXPECT_EQ(p.pred_us, 1u);                   // nothing learnt yet
+    // Reads of 127 us: the mean predictor learns log2(128) = 7 at once.
+    ml_learn_completion(&d, &t, ml_cookie(false, false, 0, 1), 127000, true);
+    ml_predict(&d, nullptr, ML_READ, x, &p);
+    EXPECT_EQ(p.y, 7 * kOne);
+    EXPECT_EQ(p.pred_us, 127u);
+    ml_predict(&d, nullptr, ML_WRITE, x, &p);
+    EXPECT_EQ(p.pred_us, 1u);                   // per direction
+
+    // A model that says 2^5 - 1 = 31 us for everything; the device takes 127 us.
+    ml_weights w = zero_weights();
+    w.b2 = 5 * kOne;
+    ml_dev_new_model(&d, &w, 1);
+    for (int i = 0; i < 3000; ++i) {
+        ml_predict(&d, &w, ML_READ, x, &p);
+        ASSERT_EQ(p.model, 1u);
+        ml_learn_completion(&d, &t, ml_cookie(false, true, p.y, p.pred_us), 127000, true);
+    }
+    ml_predict(&d, &w, ML_READ, x, &p);
+    EXPECT_NEAR(p.y_corr, 7 * kOne, kOne / 32);
+    EXPECT_NEAR(p.pred_us, 127u, 4u);
+    // Completions of another model's predictions, or with online_learning=0, teach nothing.
+    const ml_correction c = d.corr[ML_READ];
+    ml_learn_completion(&d, &t, ml_cookie(false, true, p.y, p.pred_us), 1000000, false);
+    t.online_learning = 0;
+    ml_learn_completion(&d, &t, ml_cookie(false, true, p.y, p.pred_us), 1000000, true);
+    EXPECT_EQ(d.corr[ML_READ].gain, c.gain);
+    EXPECT_EQ(d.corr[ML_READ].bias, c.bias);
+    // A new model starts the correction over.
+    ml_dev_new_model(&d, &w, 2);
+    EXPECT_EQ(d.corr[ML_READ].gain, kOne);
+    EXPECT_EQ(d.corr[ML_READ].bias, 0);
+    EXPECT_EQ(d.model_gen, 2u);
 }
 
 } // namespace
