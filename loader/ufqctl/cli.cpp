@@ -41,6 +41,44 @@ constexpr const char* kCgroupHelp =
     "A cgroup v2 directory, e.g. /sys/fs/cgroup/lc; the tenant is its cgroup id (the "
     "directory's inode number)";
 
+void add_model_train(CLI::App& model, Options& opts) {
+    auto* train = command(
+        model, opts, "train",
+        "Fit a policy's model on traces and write weights for model push.\n"
+        "Only the ml policy has a trainer. Each trace (ufqctl trace record) is replayed in time\n"
+        "order through the policy's own feature code, so every request gets the features the\n"
+        "policy computed when it arrived; a 12-8-1 ReLU network is fitted on log2 of the service\n"
+        "time (seeded mini-batch Adam), quantised to the policy's Q16.16 weights and written to\n"
+        "FILE for ufqctl model push, replacing FILE atomically. A seeded draw holds out\n"
+        "--holdout-pct of the requests; the report gives their median and p90 relative error\n"
+        "of service time for the network, for the quantised weights as the policy computes\n"
+        "them, and for the policy's running mean per direction (its prediction before a push,\n"
+        "also written into the weights as baseline_err_pct) and the training set's mean.\n"
+        "Requests that arrived before the recording started or in its last p99 latency only\n"
+        "feed the replay. At least 1000 usable requests are needed. The same traces and\n"
+        "options give the same file. Needs no root.",
+        "model train");
+    train->add_option("NAME", opts.name, "Policy name: ml")->required();
+    train->add_option("--trace,-t", opts.traces,
+                      "Trace written by ufqctl trace record (repeatable; several are replayed "
+                      "each on its own and trained on together)")
+        ->type_name("FILE")
+        ->required();
+    train->add_option("-o,--output", opts.file, "Weights file to write, e.g. weights.json")
+        ->type_name("FILE")
+        ->required();
+    train->add_option("--seed", opts.seed, "Seed of the held-out draw and of the fit")
+        ->capture_default_str();
+    train->add_option("--epochs", opts.epochs, "Passes over the training requests (1-10000)")
+        ->capture_default_str();
+    train->add_option("--holdout-pct", opts.holdout_pct,
+                      "Percent of the requests held out to measure the error (1-90)")
+        ->capture_default_str();
+    train->add_flag("--json", opts.json, "Print the report as one JSON object");
+    train->footer("Example: ufqctl model train ml --trace t.csv -o w.json && ufqctl model push "
+                  "ml w.json");
+}
+
 void add_tenant_commands(CLI::App& app, Options& opts) {
     auto* tenant = app.add_subcommand(
         "tenant", "Set, remove or list a policy's per-cgroup settings (tenants).");
@@ -190,7 +228,7 @@ void add_commands(CLI::App& app, Options& opts) {
 
     add_tenant_commands(app, opts);
 
-    auto* model = app.add_subcommand("model", "Push or show a policy's model weights.");
+    auto* model = app.add_subcommand("model", "Push, show or train a policy's model weights.");
     model->require_subcommand(1);
     auto* push = command(*model, opts, "push",
                          "Write model weights from FILE.json atomically.\n"
@@ -205,8 +243,12 @@ void add_commands(CLI::App& app, Options& opts) {
                          "Show the live model weights and their generation.", "model show");
     show->add_option("NAME", opts.name, "Policy name")->required();
     show->add_flag("--json", opts.json,
-                   "{\"generation\": N, \"map\": ..., \"weights\": {...}}; .weights is a valid "
-                   "push FILE");
+                   "{\"generation\": N, \"map\": ..., \"weights\": {...}, \"pred_error\": ...}; "
+                   ".weights is a valid push FILE");
+    show->footer("A policy that reports its prediction error (map ufq_pred_error, as the ml\n"
+                 "policy does) also shows, per direction, the median and p90 relative error of\n"
+                 "service time since the last push, summed over the devices it serves.");
+    add_model_train(*model, opts);
 
     auto* stats = command(app, opts, "stats",
                           "Stream per-device counters and latency percentiles.\n"

@@ -26,6 +26,11 @@ struct Options {
     std::uint64_t tenant_id = 0;  // tenant del --id
     bool by_id = false;           // tenant del: --id given instead of CGROUP_PATH
     bool tenants = false;         // stats --tenants
+    // model train
+    std::vector<std::string> traces;
+    std::uint64_t seed = 1;
+    unsigned epochs = 40;
+    unsigned holdout_pct = 20;
 };
 
 // Defines every command and its help on `app`; parsing fills `opts` (command included).

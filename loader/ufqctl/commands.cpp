@@ -1,5 +1,6 @@
 // What each ufqctl command does with libufq, and how it prints the result.
 #include "commands.hpp"
+#include "model_train_command.hpp"
 #include "tenant_commands.hpp"
 
 #include <fmt/format.h>
@@ -543,6 +544,8 @@ int run(const Options& o, const ufq::Paths& p) {
         return cmd_model_push(o, p);
     if (c == "model show")
         return cmd_model_show(o, p);
+    if (c == "model train")
+        return cmd_model_train(o);
     if (c == "stats")
         return cmd_stats(o, p);
     if (c == "trace record")

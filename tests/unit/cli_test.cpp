@@ -82,6 +82,28 @@ TEST(CliTest, Model) {
     EXPECT_TRUE(rejects({"model", "push", "mlp"}));
 }
 
+TEST(CliTest, ModelTrain) {
+    auto o = parse_args({"model", "train", "ml", "--trace", "a.csv", "-t", "b.csv", "c.csv", "-o",
+                         "w.json"});
+    EXPECT_EQ(o.command, "model train");
+    EXPECT_EQ(o.name, "ml");
+    EXPECT_THAT(o.traces, ElementsAre("a.csv", "b.csv", "c.csv"));
+    EXPECT_EQ(o.file, "w.json");
+    EXPECT_EQ(o.seed, 1u);
+    EXPECT_EQ(o.epochs, 40u);
+    EXPECT_EQ(o.holdout_pct, 20u);
+    EXPECT_FALSE(o.json);
+    o = parse_args({"model", "train", "ml", "--trace", "a.csv", "--output", "w.json", "--seed",
+                    "7", "--epochs", "3", "--holdout-pct", "10", "--json"});
+    EXPECT_EQ(o.seed, 7u);
+    EXPECT_EQ(o.epochs, 3u);
+    EXPECT_EQ(o.holdout_pct, 10u);
+    EXPECT_TRUE(o.json);
+    EXPECT_TRUE(rejects({"model", "train", "ml", "-o", "w.json"}));
+    EXPECT_TRUE(rejects({"model", "train", "ml", "--trace", "a.csv"}));
+    EXPECT_TRUE(rejects({"model", "train", "ml", "--trace", "a.csv", "-o", "w", "--seed", "x"}));
+}
+
 TEST(CliTest, Stats) {
     auto o = parse_args({"stats"});
     EXPECT_EQ(o.command, "stats");
@@ -148,7 +170,8 @@ TEST(CliTest, HelpForEveryCommand) {
              {"--help"}, {"load", "--help"}, {"unload", "--help"}, {"swap", "--help"},
              {"bind", "--help"}, {"unbind", "--help"}, {"list", "--help"}, {"status", "--help"},
              {"set", "--help"}, {"get", "--help"}, {"model", "--help"},
-             {"model", "push", "--help"}, {"model", "show", "--help"}, {"stats", "--help"},
+             {"model", "push", "--help"}, {"model", "show", "--help"},
+             {"model", "train", "--help"}, {"stats", "--help"},
              {"trace", "--help"}, {"trace", "record", "--help"}, {"tenant", "--help"},
              {"tenant", "set", "--help"}, {"tenant", "del", "--help"},
              {"tenant", "list", "--help"}}) {
