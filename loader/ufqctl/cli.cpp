@@ -255,7 +255,11 @@ void add_commands(CLI::App& app, Options& opts) {
                           "Each sample shows IOPS, waiting requests, policy errors and p50, p99\n"
                           "and p99.9 of read and write latency (insertion to completion, from\n"
                           "the policy's SDK histogram; the first sample covers everything since\n"
-                          "the policy was loaded, later ones the interval). Ctrl-C stops.");
+                          "the policy was loaded, later ones the interval). A policy that\n"
+                          "predicts service times (map ufq_pred_error, as the ml policy) also\n"
+                          "shows per direction the count, median and p90 of the relative error\n"
+                          "|predicted - measured| / measured since its live model was pushed,\n"
+                          "and that model's generation (0: its built-in predictor). Ctrl-C stops.");
     stats->add_option("--dev,-d", opts.devices, kDevHelp + std::string(" (default: every "
                                                                      "device on ufq)"))
         ->type_name("DEV");

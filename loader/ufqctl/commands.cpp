@@ -23,6 +23,7 @@
 #include "ufq/latency.hpp"
 #include "ufq/model.hpp"
 #include "ufq/policy.hpp"
+#include "ufq/pred_error.hpp"
 #include "ufq/require.hpp"
 #include "ufq/status.hpp"
 #include "ufq/trace.hpp"
@@ -264,20 +265,69 @@ int cmd_model_push(const Options& o, const ufq::Paths& p) {
     return 0;
 }
 
+// "reads 1520, median 12%, p90 40%; writes none"
+std::string pred_error_text(const ufq::PredError& e) {
+    std::string text;
+    for (int dir = 0; dir < 2; ++dir) {
+        const auto s = ufq::summarize(e, dir);
+        text += dir ? "; writes " : "reads ";
+        text += s.count ? fmt::format("{}, median {}%, p90 {}%", s.count, s.median_pct, s.p90_pct)
+                        : "none";
+    }
+    return text;
+}
+
+// The prediction error of `policy` for `generation`, added up over the devices it serves now,
+// and their names; nullopt if the policy keeps none.
+// Only an addition to the model: trouble reading it is a note, not a failure of `model show`.
+std::optional<std::pair<ufq::PredError, std::vector<std::string>>>
+policy_pred_error(const std::string& policy, std::uint64_t generation, const ufq::Paths& p) try {
+    std::optional<std::pair<ufq::PredError, std::vector<std::string>>> total;
+    for (const auto& dev : ufq::ufq_devices(p.sys)) {
+        if (ufq::read_device_status(dev, p.sys).policy != policy)
+            continue;
+        const auto e = ufq::read_pred_error(policy, dev, generation, p);
+        if (!e)
+            continue;
+        if (!total)
+            total.emplace(ufq::PredError{}, std::vector<std::string>{});
+        total->first.model_gen = generation;
+        total->first.add(*e);
+        total->second.push_back(dev.name);
+    }
+    return total;
+} catch (const Error& e) {
+    std::fprintf(stderr, "note: prediction error of %s not shown: %s\n", policy.c_str(), e.what());
+    return std::nullopt;
+}
+
 int cmd_model_show(const Options& o, const ufq::Paths& p) {
     const auto m = ufq::show_model(o.name, p);
+    const auto error = policy_pred_error(o.name, m.generation, p);
     if (o.json) {
         nlohmann::json j{{"policy", o.name}, {"map", m.map}, {"generation", m.generation},
                          {"weights", m.generation ? m.weights : nlohmann::json(nullptr)}};
+        if (error) {
+            j["pred_error"] = ufq::to_json(error->first);
+            j["pred_error"]["devices"] = error->second;
+        } else {
+            j["pred_error"] = nullptr;
+        }
         std::printf("%s\n", j.dump().c_str());
         return 0;
     }
-    if (!m.generation) {
+    if (!m.generation)
         std::printf("%s: no model pushed yet (map %s)\n", o.name.c_str(), m.map.c_str());
+    else
+        std::printf("%s: model generation %llu (map %s, slot %u)\n", o.name.c_str(),
+                    static_cast<unsigned long long>(m.generation), m.map.c_str(), m.active);
+    if (error)
+        std::printf("  prediction error %s (%s): %s\n",
+                    m.generation ? "since the push" : "of the built-in predictor",
+                    fmt::format("{}", fmt::join(error->second, ", ")).c_str(),
+                    pred_error_text(error->first).c_str());
+    if (!m.generation)
         return 0;
-    }
-    std::printf("%s: model generation %llu (map %s, slot %u)\n", o.name.c_str(),
-                static_cast<unsigned long long>(m.generation), m.map.c_str(), m.active);
     for (const auto& [key, value] : m.weights.items())
         std::printf("  %s = %s\n", key.c_str(), value.dump().c_str());
     return 0;
@@ -291,14 +341,17 @@ struct Sample {
     std::chrono::steady_clock::time_point at;
     std::optional<ufq::ClassLatency> classes; // policies with ufq_sdk_completed_class()
     std::optional<ufq::TenantFigures> tenants; // with --tenants, policies that show them
+    std::optional<ufq::PredError> pred_error;  // policies with ufq_sdk_pred_error()
 };
 
 Sample take_sample(const ufq::BlockDevice& dev, const Options& o, const ufq::Paths& p) {
     Sample s{ufq::read_device_status(dev, p.sys), std::nullopt, std::chrono::steady_clock::now(),
-             std::nullopt, std::nullopt};
+             std::nullopt, std::nullopt, std::nullopt};
     if (s.status.on_ufq && s.status.policy != "none") {
         s.latency = ufq::read_latency(s.status.policy, dev, p);
         s.classes = ufq::read_class_latency(s.status.policy, dev, p);
+        s.pred_error = ufq::read_pred_error(
+            s.status.policy, dev, ufq::live_model_generation(s.status.policy, p), p);
         if (o.tenants)
             s.tenants = ufq::device_tenant_figures(s.status.policy, dev, !o.json, p);
     }
@@ -390,6 +443,8 @@ void print_json_sample(const Sample& s, const Sample* before, const Options& o,
     }
     if (o.tenants)
         j["tenants"] = s.tenants ? tenant_figures_json(*s.tenants, cgroups) : nlohmann::json();
+    // Since the live model was pushed, not per interval: the figure a push is judged by.
+    j["pred_error"] = s.pred_error ? ufq::to_json(*s.pred_error) : nlohmann::json(nullptr);
     std::printf("%s\n", j.dump().c_str());
 }
 
@@ -433,6 +488,10 @@ void print_table(const std::vector<Sample>& now, const std::vector<Sample>& befo
                         fmt_us(cw[1].p50_us, cw[1].count).c_str(),
                         fmt_us(cw[1].p99_us, cw[1].count).c_str(),
                         fmt_us(cw[1].p999_us, cw[1].count).c_str());
+        if (s.pred_error)
+            std::printf("%-10s   prediction error since model generation %llu: %s\n", "",
+                        static_cast<unsigned long long>(s.pred_error->model_gen),
+                        pred_error_text(*s.pred_error).c_str());
         if (!s.tenants)
             continue;
         for (const auto& [id, figures] : *s.tenants) {
