@@ -301,7 +301,7 @@ ML_INLINE s32 ml_cookie_y(u64 c)
 struct ml_seq_clf {
 	s32 w[ML_SEQ_INPUTS];		/* Q16.16 */
 	s32 b;
-	s32 in[ML_SEQ_INPUTS];		/* inputs of the last decision, until its label comes */
+	s32 in[ML_SEQ_INPUTS];		/* inputs of the last decision, for its label */
 	u32 out;			/* that decision: 1 sequential */
 	u32 pending;			/* 1: a decision waits for its label */
 	u64 decisions;			/* totals, for users */
@@ -500,7 +500,7 @@ ML_INLINE void ml_dev_new_model(struct ml_dev *d, const struct ml_weights *w, u6
 /* ---- prediction --------------------------------------------------------------------------- */
 
 struct ml_prediction {
-	s32 y;				/* the network's output, or the mean without a model */
+	s32 y;				/* the network's output, or without one the mean */
 	s32 y_corr;			/* y after the correction: what pred_us comes from */
 	u32 pred_us;
 	u32 model;			/* 1: by the network */
