@@ -500,7 +500,7 @@ ML_INLINE void ml_dev_new_model(struct ml_dev *d, const struct ml_weights *w, u6
 /* ---- prediction --------------------------------------------------------------------------- */
 
 struct ml_prediction {
-	s32 y;				/* the network's output, or without one the mean */
+	s32 y;				/* the network's output; with no model, the mean */
 	s32 y_corr;			/* y after the correction: what pred_us comes from */
 	u32 pred_us;
 	u32 model;			/* 1: by the network */
