@@ -301,7 +301,7 @@ ML_INLINE s32 ml_cookie_y(u64 c)
 struct ml_seq_clf {
 	s32 w[ML_SEQ_INPUTS];		/* Q16.16 */
 	s32 b;
-	s32 in[ML_SEQ_INPUTS];		/* inputs of the last decision, until its label comes */
+	s32 in[ML_SEQ_INPUTS];		/* inputs of the last decision, for its label */
 	u32 out;			/* that decision: 1 sequential */
 	u32 pending;			/* 1: a decision waits for its label */
 	u64 decisions;			/* totals, for users */
@@ -321,20 +321,23 @@ struct ml_seq_clf {
 /* Weights from @w's seq_w and seq_b, or the built-in ones when @w is NULL or they are all 0. */
 ML_INLINE void ml_seq_init(struct ml_seq_clf *c, const struct ml_weights *w)
 {
-	bool have = w && (w->seq_w[0] || w->seq_w[1] || w->seq_w[2] || w->seq_w[3] || w->seq_b);
 	u32 i;
 
-	for (i = 0; i < ML_SEQ_INPUTS; i++) {
-		c->w[i] = have ? ml_clamp(w->seq_w[i], -ML_SEQ_W_MAX, ML_SEQ_W_MAX) : 0;
+	for (i = 0; i < ML_SEQ_INPUTS; i++)
 		c->in[i] = 0;
-	}
-	c->b = have ? ml_clamp(w->seq_b, -ML_SEQ_W_MAX, ML_SEQ_W_MAX) : ML_SEQ_DEFAULT_B;
-	if (!have) {
-		c->w[0] = ML_SEQ_DEFAULT_W0;
-		c->w[1] = ML_SEQ_DEFAULT_W1;
-	}
 	c->out = 0;
 	c->pending = 0;
+	if (w && (w->seq_w[0] || w->seq_w[1] || w->seq_w[2] || w->seq_w[3] || w->seq_b)) {
+		for (i = 0; i < ML_SEQ_INPUTS; i++)
+			c->w[i] = ml_clamp(w->seq_w[i], -ML_SEQ_W_MAX, ML_SEQ_W_MAX);
+		c->b = ml_clamp(w->seq_b, -ML_SEQ_W_MAX, ML_SEQ_W_MAX);
+		return;
+	}
+	c->w[0] = ML_SEQ_DEFAULT_W0;
+	c->w[1] = ML_SEQ_DEFAULT_W1;
+	c->w[2] = 0;
+	c->w[3] = 0;
+	c->b = ML_SEQ_DEFAULT_B;
 }
 
 /* The classifier's inputs from the features. */
@@ -497,7 +500,7 @@ ML_INLINE void ml_dev_new_model(struct ml_dev *d, const struct ml_weights *w, u6
 /* ---- prediction --------------------------------------------------------------------------- */
 
 struct ml_prediction {
-	s32 y;				/* the network's output, or the mean without a model */
+	s32 y;				/* the network's output; with no model, the mean */
 	s32 y_corr;			/* y after the correction: what pred_us comes from */
 	u32 pred_us;
 	u32 model;			/* 1: by the network */

@@ -50,7 +50,8 @@
  *
  * That is 12 multiplies for the standardisation and 12 * 8 + 8 = 104
  * multiply-adds for the network: 116 s64 multiplies, well under a
- * microsecond (about 50 ns natively, see ml_test.cpp). The trainer fits
+ * microsecond (72 ns natively on a busy 2-CPU build host: ml_test.cpp
+ * measures it and fails above 1 µs). The trainer fits
  * the weights on a trace (struct ml_weights holds them, in the policy's
  * model map); before the first push the policy predicts each direction's
  * running mean of y instead (struct ml_mean), which is also the baseline
@@ -141,9 +142,8 @@ ML_INLINE s32 ml_log2_q16(u64 x)
 /*
  * 2^(y / 2^16), the inverse of ml_log2_q16() with the same interpolation:
  * 2^k * (1 + f), rounded down. 0 for y < 0 (a value below 1), saturating
- * at 2^ML_EXP2_MAX_BITS. For 1 <= x < 2^40,
- * x - x / 2^16 - 1 < ml_exp2_q16(ml_log2_q16(x)) <= x, and for a power of
- * two it is x.
+ * at 2^ML_EXP2_MAX_BITS. For 1 <= x < 2^40, ml_exp2_q16(ml_log2_q16(x))
+ * is at most x and at least x - x / 2^16 - 1, and x for a power of two.
  */
 ML_INLINE u64 ml_exp2_q16(s32 y)
 {

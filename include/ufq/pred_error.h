@@ -59,7 +59,7 @@ static inline u32 ufq_pred_err_pct(u64 pred_ns, u64 meas_ns)
 
 	if (!meas_ns)
 		meas_ns = 1;
-	/* diff * 100 < 2^64; past that, divide first (a hundredth of meas_ns is then exact enough) */
+	/* diff * 100 < 2^64; past that, divide first (meas_ns / 100 is exact enough) */
 	if (diff < (1ULL << 57))
 		diff = diff * 100 / meas_ns;
 	else

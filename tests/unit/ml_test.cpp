@@ -5,11 +5,22 @@
 #include "ml_model.h"
 #include "ufq/pred_error.h"
 
+#include "ufq/btf_schema.hpp"
+#include "ufq/model.hpp"
+#include "ufq/tunables.hpp"
+
+#include <bpf/btf.h>
+#include <gmock/gmock.h>
 #include <gtest/gtest.h>
+
+#include "btf_fixture.hpp"
+#include "error_message.hpp"
+#include "skip.hpp"
 
 #include <chrono>
 #include <cmath>
 #include <cstring>
+#include <filesystem>
 #include <limits>
 #include <algorithm>
 #include <random>
@@ -1056,6 +1067,103 @@ TEST(MlDev, MeanPredictorThenModelThenCorrection) {
     EXPECT_EQ(d.corr[ML_READ].gain, kOne);
     EXPECT_EQ(d.corr[ML_READ].bias, 0);
     EXPECT_EQ(d.model_gen, 2u);
+}
+
+// ---- the policy object as clang compiled it, as ufqctl reads it ---------------------------
+
+using ufq::Schema;
+
+struct MlObject : testing::Test {
+    const std::filesystem::path object = UFQ_POLICY_DIR "/ml.bpf.o";
+    ufq::test::BtfPtr b;
+
+    void SetUp() override {
+        UFQ_SKIP_UNLESS_POLICIES_BUILT(object);
+        b.reset(btf__parse_elf(object.c_str(), nullptr));
+        ASSERT_TRUE(b);
+    }
+
+    Schema describe(const char* type_name, const char* what) {
+        const int id = btf__find_by_name_kind(b.get(), type_name, BTF_KIND_STRUCT);
+        EXPECT_GT(id, 0) << type_name;
+        return ufq::describe_btf_type(b.get(), static_cast<u32>(id), what);
+    }
+};
+
+// The tunables: ufqctl accepts them, and the defaults in the BTF tags are ml_tunables_default().
+TEST_F(MlObject, TunablesHaveTheDocumentedDefaults) {
+    const Schema s = describe("ml_tunables", "map ml_tunables");
+    ufq::check_tunables_schema(s, "ml_tunables");
+    ASSERT_EQ(s.size, sizeof(ml_tunables));
+    std::vector<std::uint8_t> v(s.size);
+    ufq::apply_defaults(s, v);
+    ml_tunables want;
+    ml_tunables_default(&want);
+    EXPECT_EQ(std::memcmp(v.data(), &want, sizeof(want)), 0);
+    EXPECT_THAT(ufq::test::error_message([&] {
+                    ufq::apply_assignments(s, v, {"online_learning=2"}, "ml");
+                }),
+                testing::HasSubstr("online_learning: 2 is out of range 0..1"));
+}
+
+// The model: laid out as natively (the trainer writes this struct), every weight named and
+// range-checked as documented, the 2-D w1 included.
+TEST_F(MlObject, ModelLayoutAndRanges) {
+    const Schema value = describe("ml_model_value", "map ml_model");
+    const ufq::ModelLayout l = ufq::model_layout(value, "ml_model");
+    EXPECT_EQ(value.size, sizeof(ml_model_value));
+    EXPECT_EQ(l.weights.size, sizeof(ml_weights));
+    EXPECT_EQ(l.slot, offsetof(ml_model_value, slot));
+    const char* names[] = {"in_mean", "in_scale", "w1",   "b1",         "w2",
+                           "b2",      "seq_w",    "seq_b", "trained_on", "baseline_err_pct"};
+    const size_t offsets[] = {offsetof(ml_weights, in_mean), offsetof(ml_weights, in_scale),
+                              offsetof(ml_weights, w1),      offsetof(ml_weights, b1),
+                              offsetof(ml_weights, w2),      offsetof(ml_weights, b2),
+                              offsetof(ml_weights, seq_w),   offsetof(ml_weights, seq_b),
+                              offsetof(ml_weights, trained_on),
+                              offsetof(ml_weights, baseline_err_pct)};
+    for (size_t i = 0; i < std::size(names); ++i) {
+        const Schema* m = l.weights.member(names[i]);
+        ASSERT_NE(m, nullptr) << names[i];
+        EXPECT_EQ(m->offset, offsets[i]) << names[i];
+    }
+    std::string json = R"({"in_mean": [0,0,0,0,0,0,0,0,0,0,0,0], "in_scale": [)";
+    for (int i = 0; i < 12; ++i)
+        json += i ? ",65536" : "65536";
+    json += R"(], "w1": [)";
+    for (int j = 0; j < ML_HIDDEN; ++j) {
+        json += j ? ",[" : "[";
+        for (int i = 0; i < ML_NR_FEATURES; ++i)
+            json += std::string(i ? "," : "") + std::to_string(j * 100 + i);
+        json += "]";
+    }
+    json += R"(], "b1": [1,2,3,4,5,6,7,8], "w2": [1,1,1,1,1,1,1,1], "b2": 655360,
+               "seq_w": [131072, -65536, 0, 0], "seq_b": -32768, "trained_on": 1000,
+               "baseline_err_pct": [40, 60]})";
+    const std::vector<std::uint8_t> bytes = ufq::parse_weights(l, json, "w.json");
+    ASSERT_EQ(bytes.size(), sizeof(ml_weights));
+    ml_weights w;
+    std::memcpy(&w, bytes.data(), sizeof(w));
+    EXPECT_EQ(w.w1[3][5], 305);                 // row-major: w1[j][i]
+    EXPECT_EQ(w.b2, 655360);
+    EXPECT_EQ(w.seq_b, -32768);
+    EXPECT_EQ(w.baseline_err_pct[1], 60u);
+    std::string bad = json;
+    bad.replace(bad.find("655360"), 6, "9000000");
+    EXPECT_THAT(ufq::test::error_message([&] { (void)ufq::parse_weights(l, bad, "w.json"); }),
+                testing::HasSubstr("b2: 9000000 is out of range -8388608..8388608"));
+}
+
+// The status map's value: what bpftool prints is laid out as the native struct.
+TEST_F(MlObject, StatusLayoutIsTheNativeOne) {
+    const Schema s = describe("ml_dev", "map ml_status");
+    EXPECT_EQ(s.size, sizeof(ml_dev));
+    ASSERT_NE(s.member("inflight_pred_ns"), nullptr);
+    EXPECT_EQ(s.member("inflight_pred_ns")->offset, offsetof(ml_dev, inflight_pred_ns));
+    ASSERT_NE(s.member("completed"), nullptr);
+    EXPECT_EQ(s.member("completed")->offset, offsetof(ml_dev, completed));
+    const Schema pe = describe("ufq_pred_error", "map ufq_pred_error");
+    EXPECT_EQ(pe.size, sizeof(ufq_pred_error));
 }
 
 } // namespace
