@@ -289,11 +289,12 @@ void add_commands(CLI::App& app, Options& opts) {
 
     // Last: subcommands added after it would inherit it.
     app.footer(
-        "Every command needs root. A loaded policy stays attached after ufqctl exits: its link\n"
-        "and maps are pinned under /sys/fs/bpf/ufq/POLICY/ and what each device used before is\n"
-        "kept in /run/ufq/devices.json. Every failure prints one line (a rejected policy also\n"
-        "the end of the verifier log, kept in /run/ufq/POLICY.verifier.log) and leaves nothing\n"
-        "attached, pinned or switched. See ufqctl(8) and docs/ufq-formats.md.");
+        "Every command but model train needs root. A loaded policy stays attached after\n"
+        "ufqctl exits: its link and maps are pinned under /sys/fs/bpf/ufq/POLICY/ and what each\n"
+        "device used before is kept in /run/ufq/devices.json. Every failure prints one line (a\n"
+        "rejected policy also the end of the verifier log, kept in\n"
+        "/run/ufq/POLICY.verifier.log) and leaves nothing attached, pinned or switched. See\n"
+        "ufqctl(8) and docs/ufq-formats.md.");
 }
 
 Options parse(CLI::App& app, int argc, const char* const* argv) {
