@@ -18,8 +18,8 @@ fail() { echo "FAIL: $*" >&2; exit 1; }
 
 stage=$tmp/stage
 make -C "$repo" --no-print-directory install-sdk DESTDIR="$stage" HOSTBUILD="$hostbuild"
-for f in ufq.bpf.h ufq_stats.bpf.h ufq_class_stats.bpf.h btf_tags.h ioprio.h rq_flags.h \
-	latency.h model.h trace.h types.h vmlinux/vmlinux.h; do
+for f in ufq.bpf.h ufq_stats.bpf.h ufq_class_stats.bpf.h ufq_pred_stats.bpf.h btf_tags.h ioprio.h \
+	rq_flags.h latency.h model.h pred_error.h trace.h types.h vmlinux/vmlinux.h; do
 	[ -f "$stage/usr/include/ufq/$f" ] || fail "make install-sdk did not install include/ufq/$f"
 done
 export PKG_CONFIG_SYSROOT_DIR=$stage PKG_CONFIG_PATH=$stage/usr/share/pkgconfig
@@ -45,7 +45,7 @@ for f in a b; do
 done
 bpftool gen object "$tmp/two.bpf.o" "$tmp/a.o" "$tmp/b.o"
 datasec=$(bpftool btf dump file "$tmp/two.bpf.o" | sed -n "/DATASEC '.maps'/,/^\[/p")
-for m in ufq_latency ufq_trace_ctl ufq_trace; do
+for m in ufq_latency ufq_trace_ctl ufq_trace ufq_pred_error; do
 	n=$(grep -c "(VAR '$m')" <<<"$datasec" || true)
 	[ "$n" = 1 ] || fail "the linked two-file policy has map $m $n times"
 done

@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0
 /* A policy of two files (with b.bpf.c), linked by bpftool gen object. */
 #include "ufq.bpf.h"
-#include "ufq_stats.bpf.h"
+#include "ufq_pred_stats.bpf.h"
 
 UFQ_LICENSE;
 
@@ -16,6 +16,8 @@ void UFQ_OP(two_completed, struct ufq_sched *sched, struct request *rq, u64 wait
 	    u64 service_ns)
 {
 	ufq_sdk_completed(sched, rq, wait_ns, service_ns);
+	/* A prediction of 0 ns: every completion counts as 100% off. */
+	ufq_sdk_pred_error(sched, ufq_sdk_dir(rq), 0, service_ns, 0);
 }
 
 UFQ_POLICY(two_files,

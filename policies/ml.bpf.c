@@ -1,0 +1,325 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * ml: earliest deadline first on predicted latency. Every request's
+ * service time is predicted at insert by a small integer network (weights
+ * pushed by `ufqctl model push ml`, trained by `ufqctl model train ml`
+ * from a trace) or, before a push, by each direction's running mean; the
+ * device is only given requests while the predicted time of what it holds
+ * stays within a window; sequential streams go in sector-ordered batches.
+ * The decisions are in ml.h, the model in ml_model.h; this file keeps the
+ * state in maps and talks to the kernel.
+ *
+ * Maps (bpftool map dump name ...):
+ *   ml_tunables     targets, window, batches, learning (ufqctl set ml ...)
+ *   ml_model        the network and the classifier's starting weights
+ *   ml_status       each device's state at its ufq id: features, classifier,
+ *                   corrections, in-flight sum, totals
+ *   ufq_pred_error  the prediction error per device and direction (SDK)
+ * Completions feed the SDK's latency histograms and traces
+ * (ufq_sdk_completed), so `ufqctl stats` and `ufqctl trace record` work.
+ */
+#include "ufq.bpf.h"
+#include "ufq_pred_stats.bpf.h"
+#include "ml.h"
+
+UFQ_LICENSE;
+
+UFQ_TUNABLES_MAP(ml_tunables, struct ml_tunables);
+UFQ_MODEL_MAP(ml_model, struct ml_model_value);
+
+/* Devices with an id of ML_MAX_DEVICES or more are refused by init_dev(). */
+#define ML_MAX_DEVICES 1024
+
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, ML_MAX_DEVICES);
+	__type(key, u32);		/* struct ufq_sched.id */
+	__type(value, struct ml_dev);
+} ml_status SEC(".maps");
+
+/* What dispatch() looks at, too large for the BPF stack beside its callees. */
+struct ml_scratch {
+	struct ml_view v;
+	struct ml_choice c;
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, u32);
+	__type(value, struct ml_scratch);
+} ml_scratch SEC(".maps");
+
+static struct ml_tunables *tunables(void)
+{
+	u32 zero = 0;
+
+	return bpf_map_lookup_elem(&ml_tunables, &zero);
+}
+
+static struct ml_dev *device(struct ufq_sched *sched)
+{
+	u32 id = sched->id;
+
+	return bpf_map_lookup_elem(&ml_status, &id);
+}
+
+/* The live weights and their generation, or NULL (and 0) before the first push. */
+static const struct ml_weights *model(u64 *gen)
+{
+	struct ml_model_value *m;
+	u32 zero = 0;
+
+	*gen = 0;
+	m = bpf_map_lookup_elem(&ml_model, &zero);
+	if (!m)
+		return NULL;
+	return ufq_model_live(m, gen);
+}
+
+s32 UFQ_OP(ml_init_dev, struct ufq_sched *sched)
+{
+	const struct ml_weights *w;
+	struct ml_tunables *t;
+	struct ml_dev *d;
+	u64 gen;
+
+	/* ufqctl writes the defaults at load; all zero: loaded some other way. */
+	t = ufq_tunables_init(&ml_tunables, ml_tunables_default);
+	if (!t)
+		return -2;	/* ENOENT (not in vmlinux.h): a one-entry array always has it */
+	if (sched->id >= ML_MAX_DEVICES)
+		return -28;	/* ENOSPC (not in vmlinux.h): more devices than entries */
+	d = device(sched);
+	if (!d)
+		return -2;
+	w = model(&gen);
+	if (d->dev == sched->dev && d->bound) {
+		/*
+		 * The programs were replaced in place: the requests the old
+		 * ones dispatched still complete here, so the in-flight sum
+		 * and everything learnt stay.
+		 */
+		return 0;
+	}
+	if (d->dev == sched->dev) {
+		/* Bound again: keep what was learnt of this device. */
+		ml_dev_rebind(d);
+		if (gen != d->model_gen)
+			ml_dev_new_model(d, w, gen);
+		return 0;
+	}
+	ml_dev_init(d, sched->dev, w, gen);
+	return 0;
+}
+
+void UFQ_OP(ml_exit_dev, struct ufq_sched *sched)
+{
+	struct ml_dev *d = device(sched);
+
+	if (d && d->dev == sched->dev) {
+		d->bound = 0;
+		d->held = 0;
+	}
+}
+
+s32 UFQ_OP(ml_insert, struct ufq_sched *sched, struct request *rq, u64 flags)
+{
+	struct ml_tunables *t = tunables();
+	struct ml_dev *d = device(sched);
+	const struct ml_weights *w;
+	struct ml_prediction p;
+	s32 x[ML_NR_FEATURES];
+	struct ml_req r = {};
+	u64 cookie, gen, deadline;
+	bool seq = false, continued;
+
+	if (!t || !d)
+		return ufq_insert(sched, rq, ML_Q_EDF, 0);
+	r.sector = ufq_rq_sector(rq);
+	r.bytes = ufq_rq_bytes(rq);
+	r.write = ufq_rq_flags(rq) & UFQ_RQ_WRITE ? 1 : 0;
+	r.prio_class = ufq_ioprio_class(ufq_rq_ioprio(rq));
+	/* The insert time, as the trace has it, so the trainer sees the same features. */
+	r.now_ns = ufq_rq_insert_ns(rq) ?: bpf_ktime_get_ns();
+	deadline = r.now_ns + ml_target_ns(t, r.write, r.prio_class);
+
+	/*
+	 * Offered again after the programs were replaced: it arrived before,
+	 * and its prediction is in its cookie.
+	 */
+	cookie = ufq_rq_cookie(rq);
+	if ((flags & UFQ_INSERT_REOFFER) && ml_cookie_valid(cookie))
+		return ufq_insert(sched, rq, ML_Q_EDF,
+				  ml_key_edf(deadline, ml_cookie_pred_us(cookie)));
+
+	w = model(&gen);
+	if (gen != d->model_gen)
+		ml_dev_new_model(d, w, gen);
+	/* The previous arrival's label: did this one continue it? */
+	continued = d->feat.last_arrival_ns && r.sector == d->feat.last_arrival_end;
+	ml_seq_learn(&d->clf, continued, t->online_learning);
+
+	r.nr_in_flight = ufq_nr_in_flight(sched);
+	r.nr_waiting = sched->nr_waiting;
+	ml_features(&d->feat, &r, x);
+	ml_predict(d, w, r.write, x, &p);
+	if (t->use_classifier)
+		seq = ml_seq_classify(&d->clf, x);
+	ufq_rq_set_cookie(rq, ml_cookie(r.write, p.model, p.y, p.pred_us));
+	d->inserted++;
+
+	/*
+	 * Alone in the scheduler and within the window, the request is the
+	 * one dispatch() would pick next: dispatch it now and save the call.
+	 */
+	if (!sched->nr_waiting && !sched->nr_ready &&
+	    ml_admit(t, ml_inflight_settle(d, r.nr_in_flight, 0), r.nr_in_flight, p.pred_us) &&
+	    !ufq_direct_dispatch(sched, rq)) {
+		ml_dispatched_direct(d, ml_end_sector(r.sector, r.bytes), p.pred_us);
+		return 0;
+	}
+	if (seq)
+		return ufq_insert(sched, rq, ML_Q_SEQ, ml_key_seq(r.sector, p.pred_us));
+	return ufq_insert(sched, rq, ML_Q_EDF, ml_key_edf(deadline, p.pred_us));
+}
+
+/*
+ * Describes in @c the request of @queue at @key (0: the head) or, with
+ * UFQ_PEEK_OLDEST, its oldest. Inlined: six arguments.
+ */
+static __always_inline void peek(struct ufq_sched *sched, u32 queue, u64 key, u64 flags,
+				 struct ml_cand *c)
+{
+	struct ufq_rq_info info = {};
+
+	c->valid = 0;
+	if (ufq_queue_peek(sched, queue, key, flags, &info))
+		return;
+	c->valid = 1;
+	c->key = info.key;
+	c->wait_ns = info.wait_ns;
+	c->end_sector = ml_end_sector(info.sector, info.bytes);
+	c->write = info.flags & UFQ_RQ_WRITE ? 1 : 0;
+	c->prio_class = ufq_ioprio_class(info.ioprio);
+}
+
+/* The view of the queues ml_pick() decides on. */
+static void look(struct ufq_sched *sched, struct ml_dev *d, const struct ml_tunables *t,
+		 struct ml_scratch *s)
+{
+	u64 max_wait = (u64)t->max_latency_target_us * ML_NSEC_PER_USEC;
+	struct ml_view *v = &s->v;
+	u32 in_flight = ufq_nr_in_flight(sched), ready = sched->nr_ready;
+
+	__builtin_memset(v, 0, sizeof(*v));
+	v->nr[ML_Q_EDF] = ufq_queue_nr(sched, ML_Q_EDF);
+	v->nr[ML_Q_SEQ] = ufq_queue_nr(sched, ML_Q_SEQ);
+	if (v->nr[ML_Q_EDF]) {
+		v->oldest_wait_ns[ML_Q_EDF] = ufq_queue_oldest_wait_ns(sched, ML_Q_EDF);
+		peek(sched, ML_Q_EDF, 0, 0, &v->head);
+		if (v->oldest_wait_ns[ML_Q_EDF] >= max_wait)
+			peek(sched, ML_Q_EDF, 0, UFQ_PEEK_OLDEST, &v->old[ML_Q_EDF]);
+	}
+	if (v->nr[ML_Q_SEQ]) {
+		v->oldest_wait_ns[ML_Q_SEQ] = ufq_queue_oldest_wait_ns(sched, ML_Q_SEQ);
+		peek(sched, ML_Q_SEQ, 0, UFQ_PEEK_OLDEST, &v->seq_oldest);
+		if (v->oldest_wait_ns[ML_Q_SEQ] >= max_wait)
+			v->old[ML_Q_SEQ] = v->seq_oldest;
+		if (d->batch)
+			peek(sched, ML_Q_SEQ, ml_batch_key(d), 0, &v->seq_next);
+	}
+	v->nr_in_flight = in_flight + ready;
+	v->inflight_pred_ns = ml_inflight_settle(d, in_flight, ready);
+	v->now_ns = bpf_ktime_get_ns();
+}
+
+void UFQ_OP(ml_dispatch, struct ufq_sched *sched)
+{
+	struct ml_tunables *t = tunables();
+	struct ml_dev *d = device(sched);
+	struct ml_scratch *s;
+	struct ml_choice *c;
+	u32 zero = 0, queue;
+	bool ok;
+
+	s = bpf_map_lookup_elem(&ml_scratch, &zero);
+	if (!t || !d || !s) {
+		ufq_abort(sched, "ml: no state for the device");
+		return;
+	}
+	c = &s->c;
+	look(sched, d, t, s);
+	ml_pick(d, t, &s->v, c);
+	if (c->queue < 0) {
+		if (c->held) {
+			/* completed() kicks too; this is in case nothing completes soon */
+			d->held = 1;
+			d->holds++;
+			ufq_kick_after(sched, c->retry_ns);
+		}
+		return;
+	}
+	queue = c->queue == ML_Q_SEQ ? ML_Q_SEQ : ML_Q_EDF;
+	if (c->from == ML_FROM_OLDEST)
+		ok = ufq_dispatch_oldest(sched, queue);
+	else if (c->from == ML_FROM_KEY)
+		ok = ufq_dispatch_from(sched, queue, c->key);
+	else
+		ok = ufq_dispatch(sched, queue);
+	if (ok)
+		ml_dispatched(d, t, c, &s->v);
+}
+
+void UFQ_OP(ml_completed, struct ufq_sched *sched, struct request *rq, u64 wait_ns,
+	    u64 service_ns)
+{
+	struct ml_tunables *t = tunables();
+	struct ml_dev *d = device(sched);
+	u64 cookie = ufq_rq_cookie(rq), gen;
+	u32 pred_us;
+
+	ufq_sdk_completed(sched, rq, wait_ns, service_ns);
+	if (!t || !d || !ml_cookie_valid(cookie))
+		return;
+	pred_us = ml_cookie_pred_us(cookie);
+	if (!ml_cookie_requeued(cookie))
+		ml_inflight_sub(d, pred_us);
+	__sync_fetch_and_add(&d->completed, 1);
+	/* Requests that other programs dispatched without measuring report 0: nothing to learn. */
+	if (service_ns) {
+		model(&gen);
+		ufq_sdk_pred_error(sched, ml_cookie_write(cookie) ? UFQ_DIR_WRITE : UFQ_DIR_READ,
+				   (u64)pred_us * ML_NSEC_PER_USEC, service_ns, d->model_gen);
+		ml_learn_completion(d, t, cookie, service_ns, gen == d->model_gen);
+	}
+	/* Held back by the window: the room this completion made may be enough. */
+	if (d->held)
+		ufq_kick_after(sched, 0);
+}
+
+/*
+ * The driver gave the request back; ufq serves it again from its FIFO,
+ * without offering it: its prediction leaves the in-flight sum now, and
+ * the cookie says so for completed().
+ */
+void UFQ_OP(ml_requeue, struct ufq_sched *sched, struct request *rq)
+{
+	struct ml_dev *d = device(sched);
+	u64 cookie = ufq_rq_cookie(rq);
+
+	if (!d || !ml_cookie_valid(cookie) || ml_cookie_requeued(cookie))
+		return;
+	ml_inflight_sub(d, ml_cookie_pred_us(cookie));
+	ufq_rq_set_cookie(rq, cookie | ML_COOKIE_REQUEUED);
+	__sync_fetch_and_add(&d->requeued, 1);
+}
+
+UFQ_POLICY(ml,
+	.init_dev = (void *)ml_init_dev,
+	.exit_dev = (void *)ml_exit_dev,
+	.insert = (void *)ml_insert,
+	.dispatch = (void *)ml_dispatch,
+	.completed = (void *)ml_completed,
+	.requeue = (void *)ml_requeue,
+);

@@ -1,0 +1,531 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * The ml policy's latency model: fixed-point arithmetic, the features of a
+ * request, a small integer network that predicts its service time, and the
+ * online correction that keeps the prediction on a drifting device. Plain
+ * C with no helper calls, compiled into policies/ml.bpf.c, into the unit
+ * tests (tests/unit/ml_test.cpp) and into the offline trainer (ufqctl
+ * model train), so the features the trainer fits on are exactly the ones
+ * the policy computes.
+ *
+ * Fixed point. Every real number is Q16.16 in an s32 (ML_ONE is 1.0).
+ * Products are taken in s64 and shifted back; every result that lands in
+ * an s32 goes through ml_sat32(), which saturates to [-(2^31 - 1), 2^31 - 1]
+ * (S32_MIN is left out so that negating a result never overflows). Right
+ * shifts of negative values are arithmetic (floor), as on every compiler
+ * and in BPF's arsh. No floating point anywhere in this file.
+ *
+ * Logarithms. Latencies, sizes, distances and counts span many orders of
+ * magnitude, so the features and the prediction are base-2 logarithms:
+ * ml_log2_q16() (exact at powers of two, linear between them: at most
+ * 0.0861 too low, i.e. a relative error of 6.1% once turned back into a
+ * number) and its inverse ml_exp2_q16(), which uses the same interpolation,
+ * so that a round trip through both loses less than one part in 2^16.
+ *
+ * Features (ml_features(), ML_NR_FEATURES of them, all Q16.16), taken when
+ * a request arrives (insert), from struct ml_feat_state, the device's
+ * recent history, and struct ml_req, the request and the queues then:
+ *
+ *   x0  write               0 or ML_ONE
+ *   x1  size                log2(max(1, bytes / 512))            0 .. ~22
+ *   x2  seek distance       log2(1 + |sector - last dispatch end|) 0 .. ~40
+ *   x3  sequential ratio    EWMA (weight 1/8) of "the arrival starts where the
+ *                           previous arrival ended", this arrival included;
+ *                           0 .. ML_ONE
+ *   x4  inter-arrival time  log2(1 + µs since the previous arrival);
+ *                           0 for the first arrival                0 .. ~42
+ *   x5  in flight           log2(1 + requests at the device)       0 .. ~16
+ *   x6  waiting             log2(1 + requests in the policy's queues)
+ *   x7  I/O priority class  ML_ONE for RT, -ML_ONE for IDLE, 0 otherwise
+ *   x8..x11  last four completions' service times, most recent first,
+ *           each log2(1 + µs); 0 while fewer have completed        0 .. ~32
+ *
+ * Latency predictor (ml_predict_log()): y = log2(service time in µs), from
+ * a network of ML_NR_FEATURES inputs, one hidden layer of ML_HIDDEN ReLU
+ * units and one linear output:
+ *
+ *   z_i = sat((x_i - in_mean[i]) * in_scale[i] >> 16)     standardisation
+ *   h_j = max(0, sat(b1[j] + sum_i (w1[j][i] * z_i >> 16)))
+ *   y   = sat(b2 + sum_j (w2[j] * h_j >> 16))
+ *
+ * That is 12 multiplies for the standardisation and 12 * 8 + 8 = 104
+ * multiply-adds for the network: 116 s64 multiplies, well under a
+ * microsecond (72 ns natively on a busy 2-CPU build host: ml_test.cpp
+ * measures it and fails above 1 µs). The trainer fits
+ * the weights on a trace (struct ml_weights holds them, in the policy's
+ * model map); before the first push the policy predicts each direction's
+ * running mean of y instead (struct ml_mean), which is also the baseline
+ * the trainer reports its error against.
+ *
+ * Online correction (struct ml_correction): y' = (y * gain >> 16) + bias,
+ * per device and direction, nudged toward each measured m = log2(1 + µs)
+ * by bounded SGD at completion, so the offline model follows a device
+ * that drifts (ml_correction_update()). The predicted service time is
+ * ml_pred_us(y') = 2^y' - 1 µs, at least 1.
+ *
+ * Replaying a trace (struct ml_replay): the trainer rebuilds the policy's
+ * sequence of ml_features(), ml_feat_dispatched() and ml_feat_completed()
+ * calls from `ufqctl trace record` events, in time order. See ml_replay_*.
+ */
+#ifndef UFQ_POLICY_ML_MODEL_H
+#define UFQ_POLICY_ML_MODEL_H
+
+#include "ufq/btf_tags.h"
+#include "ufq/latency.h"	/* ufq_lat_msb() */
+#include "ufq/model.h"
+#include "ufq/types.h"
+
+/* Inlined in BPF: the BPF calling convention has five arguments and no arrays by value. */
+#ifdef __bpf__
+#define ML_INLINE static __always_inline
+#else
+#define ML_INLINE static inline
+#endif
+
+/* ---- fixed point ------------------------------------------------------------------------- */
+
+#define ML_Q 16				/* fraction bits of Q16.16 */
+#define ML_ONE (1 << ML_Q)		/* 1.0 */
+#define ML_S32_MAX 0x7fffffff		/* largest result: 32767.99998 */
+#define ML_S32_MIN (-0x7fffffff)	/* smallest: S32_MIN + 1, so -x never overflows */
+#define ML_EXP2_MAX_BITS 40		/* ml_exp2_q16() saturates at 2^40 */
+#define ML_U32_MAX 0xffffffffU
+
+/* @v saturated to [ML_S32_MIN, ML_S32_MAX]. */
+ML_INLINE s32 ml_sat32(s64 v)
+{
+	if (v > ML_S32_MAX)
+		return ML_S32_MAX;
+	if (v < ML_S32_MIN)
+		return ML_S32_MIN;
+	return (s32)v;
+}
+
+/* a + b, saturated. */
+ML_INLINE s32 ml_add(s32 a, s32 b)
+{
+	return ml_sat32((s64)a + b);
+}
+
+/* a * b in Q16.16, saturated: the product of two s32 always fits s64. */
+ML_INLINE s32 ml_mul(s32 a, s32 b)
+{
+	return ml_sat32(((s64)a * b) >> ML_Q);
+}
+
+/* @v clamped to [lo, hi]. */
+ML_INLINE s32 ml_clamp(s32 v, s32 lo, s32 hi)
+{
+	return v < lo ? lo : v > hi ? hi : v;
+}
+
+/*
+ * log2(x) in Q16.16, for x >= 1; 0 for x = 0 (and x = 1). The integer part
+ * is the index of the highest set bit, the fraction the next 16 bits of
+ * the mantissa: log2(2^k * (1 + f)) ~ k + f, exact at f = 0, at most
+ * 0.0861 low (f = 1/ln 2 - 1). At most 63 * ML_ONE, so never saturates.
+ */
+ML_INLINE s32 ml_log2_q16(u64 x)
+{
+	u32 msb, frac;
+
+	if (!x)
+		return 0;
+	msb = ufq_lat_msb(x);
+	if (msb >= ML_Q)
+		frac = (u32)(x >> (msb - ML_Q)) & (ML_ONE - 1);
+	else
+		frac = (u32)(x << (ML_Q - msb)) & (ML_ONE - 1);
+	return (s32)(msb << ML_Q | frac);
+}
+
+/*
+ * 2^(y / 2^16), the inverse of ml_log2_q16() with the same interpolation:
+ * 2^k * (1 + f), rounded down. 0 for y < 0 (a value below 1), saturating
+ * at 2^ML_EXP2_MAX_BITS. For 1 <= x < 2^40, ml_exp2_q16(ml_log2_q16(x))
+ * is at most x and at least x - x / 2^16 - 1, and x for a power of two.
+ */
+ML_INLINE u64 ml_exp2_q16(s32 y)
+{
+	u32 k, frac;
+
+	if (y < 0)
+		return 0;
+	k = (u32)y >> ML_Q;
+	if (k >= ML_EXP2_MAX_BITS)
+		return 1ULL << ML_EXP2_MAX_BITS;
+	frac = (u32)y & (ML_ONE - 1);
+	/* < 2^17 << 39 = 2^56 */
+	return ((u64)(ML_ONE + frac) << k) >> ML_Q;
+}
+
+/* log2(1 + v) in Q16.16: the scale of counts, distances and times (0 at 0). */
+ML_INLINE s32 ml_log1p_q16(u64 v)
+{
+	return ml_log2_q16(v == ~0ULL ? v : v + 1);
+}
+
+/* ---- features ---------------------------------------------------------------------------- */
+
+#define ML_NR_FEATURES 12
+#define ML_NR_SERVICE 4			/* completions remembered (x8..x11) */
+#define ML_SEQ_EWMA_SHIFT 3		/* seq_avg weight of a new arrival: 1/8 */
+#define ML_SECTOR_SHIFT 9		/* bytes per sector: 512 */
+
+enum ml_feature {
+	ML_F_WRITE = 0,
+	ML_F_SIZE = 1,
+	ML_F_SEEK = 2,
+	ML_F_SEQ = 3,
+	ML_F_INTERARRIVAL = 4,
+	ML_F_IN_FLIGHT = 5,
+	ML_F_WAITING = 6,
+	ML_F_PRIO = 7,
+	ML_F_SERVICE0 = 8,		/* most recent completion; 9, 10, 11 the ones before */
+};
+
+/* I/O priority classes of struct ml_req, as the kernel's IOPRIO_CLASS_*. */
+#define ML_PRIO_NONE 0
+#define ML_PRIO_RT 1
+#define ML_PRIO_BE 2
+#define ML_PRIO_IDLE 3
+
+/*
+ * A device's recent history, per device. Arrivals and dispatches change it
+ * under the device lock; completions (any CPU, maybe interrupt context)
+ * only write the service ring, where a race loses or repeats one sample of
+ * a feature, never anything a decision depends on for correctness.
+ */
+struct ml_feat_state {
+	u64 last_arrival_ns;		/* of the previous arrival; 0 before the first */
+	u64 last_arrival_end;		/* sector after the previous arrival */
+	u64 last_dispatch_end;		/* sector after the last dispatched request */
+	s32 seq_avg;			/* Q16.16 EWMA: arrivals that continued the previous */
+	u32 service_head;		/* where the next completion goes in last_service_us */
+	u32 last_service_us[ML_NR_SERVICE]; /* ring; the most recent at service_head - 1 */
+};
+
+/* What a request looks like when it arrives. */
+struct ml_req {
+	u64 sector;
+	u32 bytes;
+	u8 write;			/* 0 or 1 */
+	u8 prio_class;			/* ML_PRIO_* (IOPRIO_CLASS_*) */
+	u16 reserved;
+	u32 nr_in_flight;		/* requests at the device */
+	u32 nr_waiting;			/* requests in the policy's queues */
+	u64 now_ns;			/* arrival time */
+};
+
+ML_INLINE void ml_feat_init(struct ml_feat_state *st)
+{
+	u32 i;
+
+	st->last_arrival_ns = 0;
+	st->last_arrival_end = 0;
+	st->last_dispatch_end = 0;
+	st->seq_avg = 0;
+	st->service_head = 0;
+	for (i = 0; i < ML_NR_SERVICE; i++)
+		st->last_service_us[i] = 0;
+}
+
+/* Sector after a request of @bytes at @sector (saturating). */
+ML_INLINE u64 ml_end_sector(u64 sector, u32 bytes)
+{
+	u64 end = sector + (bytes >> ML_SECTOR_SHIFT);
+
+	return end < sector ? ~0ULL : end;
+}
+
+/* x1: log2 of the size in sectors, at least 1 sector. */
+ML_INLINE s32 ml_feat_size(u32 bytes)
+{
+	u32 sectors = bytes >> ML_SECTOR_SHIFT;
+
+	return ml_log2_q16(sectors ? sectors : 1);
+}
+
+/* x2: log2(1 + distance in sectors) from where the device's head is. */
+ML_INLINE s32 ml_feat_seek(u64 sector, u64 last_dispatch_end)
+{
+	return ml_log1p_q16(sector > last_dispatch_end ? sector - last_dispatch_end :
+							 last_dispatch_end - sector);
+}
+
+/*
+ * Computes the features @x of request @r from the state before it
+ * arrives, then records the arrival in @st (last_arrival_ns,
+ * last_arrival_end, seq_avg). x3 counts this arrival: whether the request
+ * continues the previous one is its own property, known at arrival, and
+ * the best single sign of a sequential stream.
+ */
+ML_INLINE void ml_features(struct ml_feat_state *st, const struct ml_req *r,
+			   s32 x[ML_NR_FEATURES])
+{
+	bool first = st->last_arrival_ns == 0;
+	s32 seq = !first && r->sector == st->last_arrival_end ? ML_ONE : 0;
+	u64 gap_us = 0;
+	u32 i, slot;
+
+	if (!first && r->now_ns > st->last_arrival_ns)
+		gap_us = (r->now_ns - st->last_arrival_ns) / 1000;
+	/* EWMA: avg += (sample - avg) / 8, floor; stays within [0, ML_ONE]. */
+	st->seq_avg += (seq - st->seq_avg) >> ML_SEQ_EWMA_SHIFT;
+
+	x[ML_F_WRITE] = r->write ? ML_ONE : 0;
+	x[ML_F_SIZE] = ml_feat_size(r->bytes);
+	x[ML_F_SEEK] = ml_feat_seek(r->sector, st->last_dispatch_end);
+	x[ML_F_SEQ] = st->seq_avg;
+	x[ML_F_INTERARRIVAL] = ml_log1p_q16(gap_us);
+	x[ML_F_IN_FLIGHT] = ml_log1p_q16(r->nr_in_flight);
+	x[ML_F_WAITING] = ml_log1p_q16(r->nr_waiting);
+	x[ML_F_PRIO] = r->prio_class == ML_PRIO_RT ? ML_ONE :
+		       r->prio_class == ML_PRIO_IDLE ? -ML_ONE : 0;
+	for (i = 0; i < ML_NR_SERVICE; i++) {
+		/* most recent first: head - 1, head - 2, ... */
+		slot = (st->service_head - 1 - i) & (ML_NR_SERVICE - 1);
+		x[ML_F_SERVICE0 + i] = ml_log1p_q16(st->last_service_us[slot]);
+	}
+
+	/* 0 is "no arrival yet": a clock that reads 0 still counts as one. */
+	st->last_arrival_ns = r->now_ns ? r->now_ns : 1;
+	st->last_arrival_end = ml_end_sector(r->sector, r->bytes);
+}
+
+/* A request ending at @end_sector went to the device. */
+ML_INLINE void ml_feat_dispatched(struct ml_feat_state *st, u64 end_sector)
+{
+	st->last_dispatch_end = end_sector;
+}
+
+/* A request completed after @service_ns at the device. */
+ML_INLINE void ml_feat_completed(struct ml_feat_state *st, u64 service_ns)
+{
+	u64 us = service_ns / 1000;
+	u32 head = st->service_head;
+
+	st->last_service_us[head & (ML_NR_SERVICE - 1)] = us > ML_U32_MAX ? ML_U32_MAX : (u32)us;
+	st->service_head = (head + 1) & (ML_NR_SERVICE - 1);
+}
+
+/* ---- predictor --------------------------------------------------------------------------- */
+
+#define ML_HIDDEN 8
+#define ML_SEQ_INPUTS 4			/* inputs of the sequential classifier (ml.h) */
+
+/*
+ * The model map's weights; the member names are the JSON keys of
+ * `ufqctl model push ml` and what `bpftool map dump name ml_model` prints.
+ * All Q16.16 unless said otherwise; the ranges are what ufqctl accepts.
+ */
+struct ml_weights {
+	/* standardisation: z = (x - in_mean) * in_scale; mean within ±64 */
+	s32 in_mean[ML_NR_FEATURES] UFQ_RANGE(-4194304, 4194304);
+	/* scale 0 .. 256 (0 ignores the feature) */
+	s32 in_scale[ML_NR_FEATURES] UFQ_RANGE(0, 16777216);
+	/* hidden layer: w1[j][i] weighs input i into unit j; all weights within ±128 */
+	s32 w1[ML_HIDDEN][ML_NR_FEATURES] UFQ_RANGE(-8388608, 8388608);
+	s32 b1[ML_HIDDEN] UFQ_RANGE(-8388608, 8388608);
+	/* output: y = log2(service µs) */
+	s32 w2[ML_HIDDEN] UFQ_RANGE(-8388608, 8388608);
+	s32 b2 UFQ_RANGE(-8388608, 8388608);
+	/* the sequential classifier's starting weights (ml.h); all 0: the built-in ones */
+	s32 seq_w[ML_SEQ_INPUTS] UFQ_RANGE(-8388608, 8388608);
+	s32 seq_b UFQ_RANGE(-8388608, 8388608);
+	/* requests the model was trained on (informational) */
+	u32 trained_on;
+	/* held-out median relative error (%) of the mean predictor, read and write */
+	u32 baseline_err_pct[2];
+};
+
+UFQ_MODEL_STRUCT(ml_model_value, struct ml_weights);
+
+/* Standardised input i: (x - mean) * scale, saturated. */
+ML_INLINE s32 ml_standardise(s32 x, s32 mean, s32 scale)
+{
+	/* |x - mean| < 2^32, |scale| < 2^31: the product fits s64 */
+	return ml_sat32((((s64)x - mean) * scale) >> ML_Q);
+}
+
+/* Hidden unit j's activation for standardised inputs @z. */
+ML_INLINE s32 ml_hidden(const struct ml_weights *w, u32 j, const s32 z[ML_NR_FEATURES])
+{
+	s64 acc;
+	s32 h;
+	u32 i;
+
+	if (j >= ML_HIDDEN)
+		return 0;
+	acc = w->b1[j];
+	/* 12 terms of at most 2^62 >> 16 = 2^46 each: no s64 overflow */
+	for (i = 0; i < ML_NR_FEATURES; i++)
+		acc += ((s64)w->w1[j][i] * z[i]) >> ML_Q;
+	h = ml_sat32(acc);
+	return h > 0 ? h : 0;
+}
+
+/* y = log2(predicted service µs), Q16.16, of the network @w for features @x. */
+ML_INLINE s32 ml_predict_log(const struct ml_weights *w, const s32 x[ML_NR_FEATURES])
+{
+	s32 z[ML_NR_FEATURES];
+	s64 acc;
+	u32 i, j;
+
+	for (i = 0; i < ML_NR_FEATURES; i++)
+		z[i] = ml_standardise(x[i], w->in_mean[i], w->in_scale[i]);
+	acc = w->b2;
+	for (j = 0; j < ML_HIDDEN; j++)
+		acc += ((s64)w->w2[j] * ml_hidden(w, j, z)) >> ML_Q;
+	return ml_sat32(acc);
+}
+
+/* ---- measurement, mean predictor, online correction ------------------------------------ */
+
+#define ML_MEAN_EWMA_SHIFT 4		/* weight of a completion in struct ml_mean: 1/16 */
+#define ML_GAIN_MIN (ML_ONE / 2)	/* the correction's gain: 0.5 .. 2 */
+#define ML_GAIN_MAX (2 * ML_ONE)
+#define ML_BIAS_MAX (8 * ML_ONE)	/* and its bias: ±8, a factor of 256 either way */
+#define ML_LR_SHIFT_MAX 24		/* learning rates below 2^-24 learn nothing */
+#define ML_PRED_US_MAX ML_U32_MAX	/* ml_pred_us() at most: 71 minutes */
+
+/* m = log2(1 + service µs), the measured counterpart of y. */
+ML_INLINE s32 ml_measured_log(u64 service_ns)
+{
+	return ml_log1p_q16(service_ns / 1000);
+}
+
+/* Predicted µs from a log prediction: 2^y - 1, within [1, ML_PRED_US_MAX]. */
+ML_INLINE u32 ml_pred_us(s32 y)
+{
+	u64 v = ml_exp2_q16(y);
+
+	v = v ? v - 1 : 0;
+	if (v < 1)
+		return 1;
+	return v > ML_PRED_US_MAX ? ML_PRED_US_MAX : (u32)v;
+}
+
+/*
+ * The mean predictor: an EWMA of m per direction, weight 1/16 (about the
+ * last 16 completions). The first completion sets it.
+ */
+struct ml_mean {
+	s32 mean;			/* Q16.16 log2(1 + µs) */
+	u32 samples;			/* completions seen, saturating */
+};
+
+ML_INLINE void ml_mean_update(struct ml_mean *mm, s32 m)
+{
+	if (!mm->samples)
+		mm->mean = m;
+	else
+		mm->mean = ml_sat32((s64)mm->mean + (((s64)m - mm->mean) >> ML_MEAN_EWMA_SHIFT));
+	if (mm->samples < ML_U32_MAX)
+		mm->samples++;
+}
+
+/* Per device and direction: y' = y * gain + bias. */
+struct ml_correction {
+	s32 gain;			/* Q16.16, ML_GAIN_MIN .. ML_GAIN_MAX */
+	s32 bias;			/* Q16.16, ±ML_BIAS_MAX */
+};
+
+ML_INLINE void ml_correction_init(struct ml_correction *c)
+{
+	c->gain = ML_ONE;
+	c->bias = 0;
+}
+
+/* y' from the network's @y. */
+ML_INLINE s32 ml_correct(const struct ml_correction *c, s32 y)
+{
+	return ml_sat32((((s64)y * c->gain) >> ML_Q) + c->bias);
+}
+
+/*
+ * One bounded SGD step of the squared log error (m - y')^2 / 2, for the
+ * network output @y whose measured value was @m:
+ *   err = m - y'
+ *   bias += err >> lr_shift
+ *   gain += (err * y >> 16) >> (lr_shift + 4)   (y is ~10x larger than 1)
+ * each clamped to its range, so no run of outliers can move the model by
+ * more than a factor of 2 in gain and 256 in bias.
+ */
+ML_INLINE void ml_correction_update(struct ml_correction *c, s32 y, s32 m, u32 lr_shift)
+{
+	s64 err = (s64)m - ml_correct(c, y), step;
+
+	if (lr_shift > ML_LR_SHIFT_MAX)
+		lr_shift = ML_LR_SHIFT_MAX;
+	step = err >> lr_shift;				/* |err| < 2^32 */
+	c->bias = ml_clamp(ml_sat32((s64)c->bias + step), -ML_BIAS_MAX, ML_BIAS_MAX);
+	step = ((err * y) >> ML_Q) >> (lr_shift + 4);	/* |err * y| < 2^63 */
+	c->gain = ml_clamp(ml_sat32((s64)c->gain + step), ML_GAIN_MIN, ML_GAIN_MAX);
+}
+
+/* ---- trace replay ------------------------------------------------------------------------ */
+
+/*
+ * A trace event (struct ufq_trace_event) is one request: it arrived at
+ * insert_ns, went to the device at insert_ns + wait_ns and completed at
+ * complete_ns. The trainer turns every event into these three steps, sorts
+ * all steps by time and, at equal times, by ml_replay_step (completions
+ * first, then arrivals, then dispatches: a request dispatched directly
+ * from insert has wait_ns 0, and its arrival must come before its own
+ * dispatch, as in the policy), then feeds them through ml_replay_*() in
+ * that order. ml_replay_arrival() gives the features the policy computed
+ * for the request at insert.
+ */
+enum ml_replay_step {
+	ML_REPLAY_COMPLETE = 0,
+	ML_REPLAY_ARRIVAL = 1,
+	ML_REPLAY_DISPATCH = 2,
+};
+
+struct ml_replay {
+	struct ml_feat_state st;
+	u32 nr_in_flight;		/* dispatched, not completed */
+	u32 nr_waiting;			/* arrived, not dispatched */
+};
+
+ML_INLINE void ml_replay_init(struct ml_replay *rp)
+{
+	ml_feat_init(&rp->st);
+	rp->nr_in_flight = 0;
+	rp->nr_waiting = 0;
+}
+
+/*
+ * Request @r arrived (its nr_in_flight and nr_waiting are taken from the
+ * replay, not from @r): its features into @x.
+ */
+ML_INLINE void ml_replay_arrival(struct ml_replay *rp, const struct ml_req *r,
+				 s32 x[ML_NR_FEATURES])
+{
+	struct ml_req q = *r;
+
+	q.nr_in_flight = rp->nr_in_flight;
+	q.nr_waiting = rp->nr_waiting;
+	ml_features(&rp->st, &q, x);
+	if (rp->nr_waiting < ML_U32_MAX)
+		rp->nr_waiting++;
+}
+
+ML_INLINE void ml_replay_dispatch(struct ml_replay *rp, u64 sector, u32 bytes)
+{
+	ml_feat_dispatched(&rp->st, ml_end_sector(sector, bytes));
+	if (rp->nr_waiting)
+		rp->nr_waiting--;
+	if (rp->nr_in_flight < ML_U32_MAX)
+		rp->nr_in_flight++;
+}
+
+ML_INLINE void ml_replay_complete(struct ml_replay *rp, u64 service_ns)
+{
+	ml_feat_completed(&rp->st, service_ns);
+	if (rp->nr_in_flight)
+		rp->nr_in_flight--;
+}
+
+#endif /* UFQ_POLICY_ML_MODEL_H */
