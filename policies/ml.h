@@ -177,7 +177,7 @@ ML_INLINE u32 ml_pred_code(u32 us)
 
 	if (us < (1U << ML_PRED_CODE_MANT_BITS))
 		return us;
-	e = ufq_lat_msb(us) - (ML_PRED_CODE_MANT_BITS - 1);	/* 1 .. 25 */
+	e = (ml_msb(us) & 31) - (ML_PRED_CODE_MANT_BITS - 1);	/* 1 .. 24 */
 	if (e > 15)
 		return ML_PRED_CODE_MAX;
 	return e << ML_PRED_CODE_MANT_BITS | ((us >> (e - 1)) & 0xff);

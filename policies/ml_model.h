@@ -120,6 +120,25 @@ ML_INLINE s32 ml_clamp(s32 v, s32 lo, s32 hi)
 }
 
 /*
+ * Index of the highest set bit of @x (0 for 0 and 1). In BPF a global
+ * function: the verifier checks its bisection once, and its callers see a
+ * value it does not know instead of one constant per path through the
+ * bisection. Inlined, each of an insert's dozen logarithms multiplied the
+ * paths to verify by up to 64, past the verifier's million instructions.
+ */
+#ifdef __bpf__
+__noinline u32 ml_msb(u64 x)
+{
+	return ufq_lat_msb(x);
+}
+#else
+static inline u32 ml_msb(u64 x)
+{
+	return ufq_lat_msb(x);
+}
+#endif
+
+/*
  * log2(x) in Q16.16, for x >= 1; 0 for x = 0 (and x = 1). The integer part
  * is the index of the highest set bit, the fraction the next 16 bits of
  * the mantissa: log2(2^k * (1 + f)) ~ k + f, exact at f = 0, at most
@@ -131,7 +150,7 @@ ML_INLINE s32 ml_log2_q16(u64 x)
 
 	if (!x)
 		return 0;
-	msb = ufq_lat_msb(x);
+	msb = ml_msb(x) & 63;
 	if (msb >= ML_Q)
 		frac = (u32)(x >> (msb - ML_Q)) & (ML_ONE - 1);
 	else

@@ -21,7 +21,9 @@ assert_eq "$dev FUA support" 1 "$(cat /sys/block/$dev/queue/fua)"
 # flushes_done: completed flush requests, field 16 of the disk's stat file.
 flushes_done() { awk '{ print $16 }' "/sys/block/$dev/stat"; }
 
-for policy in none fifo deadline; do
+policies=(none)
+for src in "$UFQ_REPO"/policies/*.bpf.c; do policies+=("$(basename "$src" .bpf.c)"); done
+for policy in "${policies[@]}"; do
 	info "policy $policy"
 	set_sched $dev none
 	set_sched $dev ufq

@@ -18,6 +18,9 @@ namespace {
 
 namespace fs = std::filesystem;
 
+// The driver numbers ublk devices below UBLK_MAX_UBLKS, 1 << MINORBITS (ublk_drv.c).
+constexpr unsigned kMaxDeviceId = (1u << 20) - 1;
+
 constexpr const char* kDescription =
     "ssdsim serves a ublk block device (/dev/ublkbN) whose requests complete after the\n"
     "latency of a modelled SSD: dies, page read and program times, transfers, a write-back\n"
@@ -89,7 +92,7 @@ int main(int argc, char** argv) {
     serve->add_option("--time-scale", time_scale, "override the profile's time scale")
         ->check(CLI::Range(1.0, 10000.0));
     serve->add_option("--id", serve_opts.dev_id, "ublk device number (default: the first free)")
-        ->check(CLI::Range(0, 1 << 20));
+        ->check(CLI::Range(0u, kMaxDeviceId));
 
     std::vector<std::string> jobs;
     std::uint64_t seed = 1;
@@ -105,8 +108,11 @@ int main(int argc, char** argv) {
     pred->add_option("--seed", seed, "seed of the random offsets");
 
     unsigned remove_id = 0;
-    auto* rm = app.add_subcommand("remove", "Stop and delete a ublk device left by a killed server");
-    rm->add_option("id", remove_id, "ublk device number (N of /dev/ublkcN)")->required();
+    auto* rm = app.add_subcommand(
+        "remove", "Stop and delete a ublk device left by a killed server (refused while its server runs)");
+    rm->add_option("id", remove_id, "ublk device number (N of /dev/ublkcN)")
+        ->required()
+        ->check(CLI::Range(0u, kMaxDeviceId));
 
     auto* check = app.add_subcommand("check", "Load a profile and report whether it is valid");
     check->add_option("profile", profile, "profile name or JSON file")->required();

@@ -205,6 +205,19 @@ int serve(const Profile& profile, const ServeOptions& opts) {
 
 void remove_device(unsigned dev_id) {
     Control ctrl;
+    ublksrv_ctrl_dev_info info{};
+    try {
+        info = ctrl.info(dev_id);
+    } catch (const Error&) {
+        throw Error(fmt::format("no ublk device {} (see /sys/class/ublk-char/)", dev_id));
+    }
+    // Only what a dead server left: deleting a served device would pull it out from under
+    // its server and the server's openers alike.
+    if (info.state == UBLK_S_DEV_LIVE && info.ublksrv_pid > 0 &&
+        (kill(info.ublksrv_pid, 0) == 0 || errno == EPERM))
+        throw Error(fmt::format("ublk device {} is served by process {}: stop that server "
+                                "(ssdsim stop ublkb{}) instead of removing its device",
+                                dev_id, info.ublksrv_pid, dev_id));
     try {
         ctrl.stop(dev_id);
     } catch (const Error&) {
