@@ -43,6 +43,22 @@ std::array<double, 2> training_means(std::span<const Sample> train) {
     return mean;
 }
 
+// Training and held-out samples: each sample is held out with probability holdout_pct, by a
+// seeded draw (not every n-th, which a periodic workload could line up with).
+std::pair<std::vector<Sample>, std::vector<Sample>> split(std::span<const Sample> samples,
+                                                          const TrainOptions& options) {
+    std::pair<std::vector<Sample>, std::vector<Sample>> out;
+    auto& [train_set, held_out] = out;
+    std::mt19937_64 draw(options.seed ^ kSplitStream);
+    for (const auto& s : samples)
+        (draw() % 100 < options.holdout_pct ? held_out : train_set).push_back(s);
+    if (held_out.empty() || train_set.size() < kMinRequests / 2)
+        throw Error(fmt::format("the split left {} requests to train on and {} to test on: "
+                                "choose another --holdout-pct",
+                                train_set.size(), held_out.size()));
+    return out;
+}
+
 // Relative errors of one predictor, by Direction.
 struct Errors {
     std::array<std::vector<double>, 3> pct;
@@ -65,14 +81,7 @@ TrainResult train(std::span<const Sample> samples, const TrainOptions& options) 
     TrainReport& r = result.report;
     r.options = options;
 
-    std::vector<Sample> train_set, held_out;
-    std::mt19937_64 split(options.seed ^ kSplitStream);
-    for (const auto& s : samples)
-        (split() % 100 < options.holdout_pct ? held_out : train_set).push_back(s);
-    if (held_out.empty() || train_set.size() < kMinRequests / 2)
-        throw Error(fmt::format("the split left {} requests to train on and {} to test on: "
-                                "choose another --holdout-pct",
-                                train_set.size(), held_out.size()));
+    const auto [train_set, held_out] = split(samples, options);
     r.train = train_set.size();
     r.held_out = held_out.size();
 

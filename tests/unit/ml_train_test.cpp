@@ -1,5 +1,5 @@
-// The ml policy's offline trainer (ufqctl model train ml): trace reading, the replay through
-// the policy's feature code, fitting, quantisation, the weights file and its refusals.
+// The ml policy's offline trainer (ufqctl model train ml): the replay through the policy's
+// feature code, fitting, quantisation, the weights file, its refusals and the command.
 #include "ufq/ml_train.hpp"
 
 #include <bpf/btf.h>
@@ -15,6 +15,7 @@
 #include <gtest/gtest.h>
 
 #include "btf_fixture.hpp"
+#include "commands.hpp" // ufqctl
 #include "error_message.hpp"
 #include "ml_synthetic_trace.hpp"
 #include "model.hpp"   // ssdsim
@@ -423,6 +424,38 @@ TEST_F(MlTrainRefusalTest, ExistingOutputReplacedOnlyWhole) {
     const auto weights = nlohmann::json::parse(read_file(out));
     EXPECT_EQ(weights["trained_on"], report.train);
     EXPECT_THAT(dir.files(), ::testing::ElementsAre("small.csv", "t.csv", "w.json"));
+}
+
+// ---- ufqctl model train ------------------------------------------------------------------------
+
+TEST_F(MlTrainRefusalTest, UfqctlModelTrain) {
+    ufqctl::Options o;
+    o.command = "model train";
+    o.name = "ml";
+    o.traces = {trace_of(3000).string()};
+    o.file = (dir.path() / "w.json").string();
+    o.epochs = 3;
+    ::testing::internal::CaptureStdout();
+    EXPECT_EQ(ufqctl::run(o), 0);
+    const std::string out = ::testing::internal::GetCapturedStdout();
+    EXPECT_THAT(out, HasSubstr("ml: trained on "));
+    EXPECT_THAT(out, ::testing::ContainsRegex("network as pushed \\(Q16.16\\) +[0-9.]+% / "
+                                              "[0-9.]+% +[0-9.]+% / [0-9.]+% +[0-9.]+% / "
+                                              "[0-9.]+%"));
+    EXPECT_THAT(out, HasSubstr("wrote " + o.file + ": ufqctl model push ml " + o.file));
+    EXPECT_TRUE(nlohmann::json::parse(read_file(o.file)).contains("w1"));
+
+    o.json = true;
+    ::testing::internal::CaptureStdout();
+    EXPECT_EQ(ufqctl::run(o), 0);
+    const auto report = nlohmann::json::parse(::testing::internal::GetCapturedStdout());
+    EXPECT_EQ(report["traces"], 1);
+    EXPECT_EQ(report["epochs"], 3);
+    EXPECT_TRUE(report["held_out_error"]["all"]["quantised"]["median_pct"].is_number());
+
+    o.name = "qos";
+    EXPECT_THAT(error_message([&] { (void)ufqctl::run(o); }),
+                HasSubstr("no trainer for policy 'qos'"));
 }
 
 } // namespace
