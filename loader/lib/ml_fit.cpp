@@ -111,7 +111,7 @@ Inputs inputs(const Network& net, const Features& x) {
 std::int32_t to_q16(double v, std::int32_t lo, std::int32_t hi) {
     const double q = std::round(v * kOne);
     if (!(q > lo)) // NaN too
-        return std::isnan(q) ? 0 : lo;
+        return std::isnan(q) ? std::clamp<std::int32_t>(0, lo, hi) : lo;
     return q >= hi ? hi : static_cast<std::int32_t>(q);
 }
 

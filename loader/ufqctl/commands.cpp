@@ -278,8 +278,8 @@ std::string pred_error_text(const ufq::PredError& e) {
 }
 
 // The prediction error of `policy` for `generation`, added up over the devices it serves now,
-// and their names; nullopt if the policy keeps none.
-// Only an addition to the model: trouble reading it is a note, not a failure of `model show`.
+// and their names; nullopt if the policy keeps none. Only an addition to the model: trouble
+// reading it is a note, not a failure of `model show`.
 std::optional<std::pair<ufq::PredError, std::vector<std::string>>>
 policy_pred_error(const std::string& policy, std::uint64_t generation, const ufq::Paths& p) try {
     std::optional<std::pair<ufq::PredError, std::vector<std::string>>> total;
@@ -489,8 +489,12 @@ void print_table(const std::vector<Sample>& now, const std::vector<Sample>& befo
                         fmt_us(cw[1].p99_us, cw[1].count).c_str(),
                         fmt_us(cw[1].p999_us, cw[1].count).c_str());
         if (s.pred_error)
-            std::printf("%-10s   prediction error since model generation %llu: %s\n", "",
-                        static_cast<unsigned long long>(s.pred_error->model_gen),
+            std::printf("%-10s   prediction error %s: %s\n", "",
+                        s.pred_error->model_gen
+                            ? fmt::format("since model generation {} was pushed",
+                                          s.pred_error->model_gen)
+                                  .c_str()
+                            : "before any model was pushed",
                         pred_error_text(*s.pred_error).c_str());
         if (!s.tenants)
             continue;
