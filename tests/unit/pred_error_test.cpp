@@ -92,7 +92,8 @@ TEST(PredErrorTest, PercentilesFromBuckets) {
 
     std::vector<std::uint32_t> tail(80, 10);
     tail.insert(tail.end(), 20, 5000);
-    const auto t = summarize(sum_pred_error_cpus(percpu({copy_of(kDev, 1, 1, tail)}), 1, kDev, 1), 1);
+    const auto t =
+        summarize(sum_pred_error_cpus(percpu({copy_of(kDev, 1, 1, tail)}), 1, kDev, 1), 1);
     EXPECT_EQ(t.p90_pct, static_cast<std::uint32_t>(UFQ_PRED_ERR_HIGH_PCT));
 }
 
