@@ -1,0 +1,64 @@
+#!/usr/bin/env bash
+# The ml policy's data path: fio verify=crc32c with zero errors under ml
+# (with and without a model: the prior, then weights from the trainer's
+# format pushed under load), live swaps ml -> lanes -> deadline -> ml under
+# verified load, and its per-device state by field name; no fallback, no
+# policy error, ufq's counters add up. The trace -> train -> push loop and
+# the prediction error are in 200-ml.sh.
+. "$(dirname "$0")/lib.sh"
+
+dev=ufqm0
+make_nullb "$dev" size=512 memory_backed=1 submit_queues=2
+ufqctl load "$POLICIES/ml.bpf.o" --dev "$dev"
+assert_policy "$dev" ml
+generation() { ufqctl model show ml --json | jq .generation; }
+
+# Under the prior, reads and writes of several sizes beside the verify job.
+ml_load() { # JSON MB
+	fio_verify_job "$dev" "$1" "$2" --iodepth=8 \
+		--name=bulk --filename="/dev/$dev" --direct=1 --ioengine=libaio --iodepth=16 \
+		--rw=randwrite --bssplit=4k/50:128k/50 --offset=128M --size="$(($2 * 2))M" \
+		--name=reader --filename="/dev/$dev" --direct=1 --ioengine=libaio --iodepth=4 \
+		--rw=randread --bssplit=4k/50:64k/50 --offset=256M --size="$(($2 * 2))M"
+}
+ml_load "$UFQ_OUT/205-prior.json" 32
+assert_eq "generation" 0 "$(generation)"
+check_ufq_accounting "$dev"
+
+# A model pushed while verified I/O runs: every decision uses one whole model.
+w=$UFQ_OUT/205-weights.json
+jq -n '{in_mean: [range(12) | 0], in_scale: [range(12) | 65536],
+	w1: [range(8) | [range(12) | 1024]], b1: [range(8) | 0],
+	w2: [range(8) | 4096], b2: 655360, seq_w: [0, 0, 0, 0], seq_b: 0,
+	trained_on: 0, baseline_err_pct: [0, 0]}' >"$w"
+ml_load "$UFQ_OUT/205-push.json" 32 &
+v=$!
+sleep 1
+ufqctl model push ml "$w"
+wait "$v" || fail "verify while a model was pushed failed"
+assert_eq "generation" 1 "$(generation)"
+
+# Live swaps under verified load.
+ufqctl load "$POLICIES/lanes.bpf.o"
+ufqctl load "$POLICIES/deadline.bpf.o"
+ml_load "$UFQ_OUT/205-swap.json" 32 &
+v=$!
+for p in lanes deadline ml lanes ml; do
+	sleep 0.5
+	ufqctl bind "$p" --dev "$dev" || fail "bind $p under load"
+done
+wait "$v" || fail "verify while swapping ml, lanes and deadline failed"
+assert_policy "$dev" ml
+assert_eq "generation after the swaps" 1 "$(generation)"
+
+# The device's state by name; every request it was offered went somewhere.
+id=$(iosched "$dev" id)
+key=$(printf '%d %d %d %d' $((id & 255)) $((id >> 8 & 255)) $((id >> 16 & 255)) $((id >> 24)))
+# shellcheck disable=SC2086
+st=$(bpftool -j map lookup name ml_status key $key | jq -c .formatted.value)
+info "ml_status: $(jq -c '{inserted, direct, dispatched, completed, aged, holds, batches, model_gen}' <<<"$st")"
+assert_eq "ml_status dev" "$(($(cut -d: -f1 <"/sys/block/$dev/dev") << 20 | $(cut -d: -f2 <"/sys/block/$dev/dev")))" "$(jq .dev <<<"$st")"
+assert_eq "ml_status model_gen" 1 "$(jq .model_gen <<<"$st")"
+assert_ge "requests ml dispatched" 1 "$(jq '.dispatched | add' <<<"$st")"
+assert_eq "policy errors" 0 "$(ufq_stat "$dev" policy_errors)"
+check_ufq_accounting "$dev"
