@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # make demo: boot the ufq kernel, put ufq and a BPF policy on the VM's NVMe
 # device (nvme0n1) with the commands a user types, run fio through it
-# and show what happened.
+# and show what happened; then the ml policy's loop on an ssdsim device:
+# trace, train, push, the model in bpftool, the prediction error, a live
+# swap to lanes and back.
 set -euo pipefail
 repo=$(cd "$(dirname "$0")/.." && pwd)
 out=$repo/build/vm-out/demo
