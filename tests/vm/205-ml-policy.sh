@@ -21,7 +21,7 @@ ml_load() { # JSON MB
 		--name=reader --filename="/dev/$dev" --direct=1 --ioengine=libaio --iodepth=4 \
 		--rw=randread --bssplit=4k/50:64k/50 --offset=256M --size="$(($2 * 2))M"
 }
-ml_load "$UFQ_OUT/205-prior.json" 32
+ml_load "$UFQ_OUT/205-prior.json" 16
 assert_eq "generation" 0 "$(generation)"
 check_ufq_accounting "$dev"
 
@@ -31,7 +31,7 @@ jq -n '{in_mean: [range(12) | 0], in_scale: [range(12) | 65536],
 	w1: [range(8) | [range(12) | 1024]], b1: [range(8) | 0],
 	w2: [range(8) | 4096], b2: 655360, seq_w: [0, 0, 0, 0], seq_b: 0,
 	trained_on: 0, baseline_err_pct: [0, 0]}' >"$w"
-ml_load "$UFQ_OUT/205-push.json" 32 &
+ml_load "$UFQ_OUT/205-push.json" 16 &
 v=$!
 sleep 1
 ufqctl model push ml "$w"
