@@ -37,16 +37,26 @@ make_nullb() {
 	_nullb_made+=("$1")
 }
 
+# Under software emulation every process a helper starts costs about 0.1 s
+# (jq or bpftool several times that), and the tests call the helpers
+# thousands of times: they read sysfs with the shell's own $(<FILE) and
+# match with [[ ]] where a cat, grep or awk would do the same.
+
 # set_sched DEV SCHED: select an elevator and check it took effect.
 set_sched() {
+	local now
 	echo "$2" >"/sys/block/$1/queue/scheduler"
-	grep -q "\[$2\]" "/sys/block/$1/queue/scheduler" ||
-		fail "$1: scheduler is '$(cat "/sys/block/$1/queue/scheduler")' after selecting $2"
+	now=$(<"/sys/block/$1/queue/scheduler")
+	[[ $now == *"[$2]"* ]] || fail "$1: scheduler is '$now' after selecting $2"
 }
 
 # ufq_stat DEV FIELD: one counter from the ufq elevator's stats attribute.
 ufq_stat() {
-	awk -v f="$2" '$1 == f { print $2 }' "/sys/block/$1/queue/iosched/stats"
+	local stats k v
+	stats=$(<"/sys/block/$1/queue/iosched/stats")
+	while read -r k v _; do
+		[ "$k" != "$2" ] || echo "$v"
+	done <<<"$stats"
 }
 
 # check_ufq_accounting DEV: once the device is idle, every request that
@@ -55,12 +65,21 @@ ufq_stat() {
 # be reading the device after a writer closed it: wait (at most 5 s) for
 # the counters, read in one snapshot, to come to rest.
 check_ufq_accounting() {
-	local i ins req dis rqm cmp
+	local i ins req dis rqm cmp stats k v
 	udevadm settle 2>/dev/null || true
 	for ((i = 0; i < 50; i++)); do
-		read -r ins req dis rqm cmp < <(awk '{ v[$1] = $2 } END {
-			print v["inserted"], v["requeued"], v["dispatched"], v["rq_merged"], v["completed"] }' \
-			"/sys/block/$1/queue/iosched/stats")
+		# One read of the attribute: one snapshot of the counters.
+		stats=$(<"/sys/block/$1/queue/iosched/stats")
+		ins='' req='' dis='' rqm='' cmp=''
+		while read -r k v _; do
+			case $k in
+			inserted) ins=$v ;;
+			requeued) req=$v ;;
+			dispatched) dis=$v ;;
+			rq_merged) rqm=$v ;;
+			completed) cmp=$v ;;
+			esac
+		done <<<"$stats"
 		[ "$((ins + req))" = "$((dis + rqm))" ] && [ "$((dis - req))" = "$cmp" ] && break
 		sleep 0.1
 	done
@@ -100,12 +119,13 @@ cleanup_policies() {
 trap 'cleanup_policies; cleanup_nullb' EXIT
 
 iosched() { # DEV ATTR
-	cat "/sys/block/$1/queue/iosched/$2"
+	local v
+	v=$(<"/sys/block/$1/queue/iosched/$2") && echo "$v"
 }
 
 # assert_policy DEV NAME: NAME is the policy serving DEV.
 assert_policy() {
-	grep -q "\[$2\]" "/sys/block/$1/queue/iosched/policy" ||
+	[[ $(<"/sys/block/$1/queue/iosched/policy") == *"[$2]"* ]] ||
 		fail "$1: expected policy $2, policy attribute shows '$(iosched "$1" policy)'" \
 			"(state $(iosched "$1" state), last_error '$(iosched "$1" last_error)')"
 	assert_eq "$1 state" active "$(iosched "$1" state)"
@@ -138,18 +158,22 @@ wait_for() {
 # errors and that every block was written and verified. Extra arguments may
 # change the job or add jobs (--name=...) that run alongside it.
 fio_verify_job() {
-	local dev=$1 json=$2 size_mb=$3 expected
+	local dev=$1 json=$2 size_mb=$3 expected errors writes reads
 	shift 3
 	expected=$((size_mb * 256))
 	run_fio "$json" --name=verify --filename="/dev/$dev" --direct=1 \
 		--ioengine=libaio --iodepth=16 --rw=randwrite --bs=4k \
 		--size="${size_mb}M" --verify=crc32c --do_verify=1 --verify_fatal=1 \
 		--randrepeat=0 --verify_state_save=0 "$@"
-	assert_eq "fio errors" 0 "$(fio_sum "$json" '.error')"
-	assert_eq "4k writes completed" "$expected" \
-		"$(jq '.jobs[] | select(.jobname == "verify") | .write.total_ios' "$json")"
-	assert_eq "4k verify reads completed" "$expected" \
-		"$(jq '.jobs[] | select(.jobname == "verify") | .read.total_ios' "$json")"
+	# All three from one jq: every job's errors added up, and the verify
+	# job's writes and reads (a comma between them if there were several).
+	read -r errors writes reads < <(jq -r '[([.jobs[] | .error] | add),
+		([.jobs[] | select(.jobname == "verify") | .write.total_ios | tostring] | join(",")),
+		([.jobs[] | select(.jobname == "verify") | .read.total_ios | tostring] | join(","))] |
+		map(tostring) | join(" ")' "$json")
+	assert_eq "fio errors" 0 "$errors"
+	assert_eq "4k writes completed" "$expected" "$writes"
+	assert_eq "4k verify reads completed" "$expected" "$reads"
 }
 
 # ---- ufqctl checks (tests/vm/1x0-*.sh) ------------------------------------
@@ -162,9 +186,9 @@ ufq_snapshot() {
 	find /sys/fs/bpf/ufq /run/ufq 2>/dev/null | sort
 	bpftool -j link list 2>/dev/null | jq -c '[.[] | select(.type == "struct_ops") | .id] | sort'
 	for d in "$@"; do
-		echo "$d: $(cat "/sys/block/$d/queue/scheduler")"
+		echo "$d: $(<"/sys/block/$d/queue/scheduler")"
 		[ -e "/sys/block/$d/queue/iosched/policy" ] &&
-			echo "$d policy: $(cat "/sys/block/$d/queue/iosched/policy")"
+			echo "$d policy: $(<"/sys/block/$d/queue/iosched/policy")"
 	done
 	return 0
 }
@@ -173,7 +197,7 @@ ufq_snapshot() {
 # prints exactly one line (plus, for a verifier rejection, the indented log
 # tail) matching PATTERN on stderr, and changes nothing in ufq_snapshot DEVS.
 expect_fail() {
-	local pattern=$1 devs=() before after err rc first
+	local pattern=$1 devs=() before after err rc first line
 	shift
 	while [ "$1" != -- ]; do devs+=("$1"); shift; done
 	shift
@@ -182,8 +206,12 @@ expect_fail() {
 	err=$("$@" 2>&1 >/dev/null) || rc=$?
 	after=$(ufq_snapshot "${devs[@]}")
 	[ "$rc" -ne 0 ] || fail "'$*' succeeded, expected: $pattern"
-	first=$(head -1 <<<"$err")
-	[ -z "$(tail -n +2 <<<"$err" | grep -v '^  ')" ] || fail "'$*' printed more than one line: $err"
+	first=${err%%$'\n'*}
+	if [[ $err == *$'\n'* ]]; then
+		while IFS= read -r line; do
+			[[ -z $line || $line == "  "* ]] || fail "'$*' printed more than one line: $err"
+		done <<<"${err#*$'\n'}"
+	fi
 	grep -q -- "$pattern" <<<"$first" || fail "'$*': expected '$pattern', got: $err"
 	[ "$before" = "$after" ] || fail "'$*' left a change behind:
 $(diff <(echo "$before") <(echo "$after"))"
