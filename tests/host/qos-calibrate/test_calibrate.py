@@ -14,6 +14,9 @@ import subprocess
 import sys
 import tempfile
 import unittest
+from contextlib import nullcontext, redirect_stderr, redirect_stdout
+from io import StringIO
+from unittest import mock
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 TOOL_DIR = os.path.join(HERE, "..", "..", "..", "tools", "qos")
@@ -332,6 +335,81 @@ class FioRuns(unittest.TestCase):
         self.assertEqual([j["jobname"] for j in doc["jobs"]], ["curve-10", "curve-25"])
         self.assertGreater(qm.iops(doc, "curve-25"), qm.iops(doc, "curve-10"))
         self.assertGreater(qm.p99_us(doc, "curve-10"), 0)
+
+
+class Refusals(FakeSysfs):
+    """calibrate's own refusals (check_device, through main), over the fake sysfs, mount table
+    and swaps and a stubbed blkid: one line, exit status 1, nothing written, --force past
+    them. The VM test (tests/vm/195-qos-calibrate.sh) refuses a device a ufq policy serves,
+    whose state only a real kernel shows; a mounted device and a filesystem are refused here
+    (mountinfo as the kernel writes it: InUse; blkid on a real ext4 image: Signature)."""
+
+    def setUp(self):
+        super().setUp()
+        self.cal = load_calibrate()
+        self.dir = tempfile.mkdtemp(prefix="qos-calibrate-refused-")
+        self.addCleanup(shutil.rmtree, self.dir)
+        self.out = os.path.join(self.dir, "model.json")
+        sysfs = self.sdx.sysfs()
+        self.files = {"/proc/self/mountinfo": MOUNTINFO,
+                      "/proc/swaps": "Filename Type Size Used Priority\n",
+                      os.path.join(sysfs, "size"): "2097152\n",  # 1 GiB
+                      os.path.join(sysfs, "queue", "logical_block_size"): "512\n",
+                      os.path.join(sysfs, "queue", "iosched", "state"): "none\n"}
+        self.sig = None
+        users = qos_device.users
+        for target, attr, fake in (
+                (self.cal, "read_text", lambda path: self.files.get(path, "")),
+                (qos_device, "resolve", lambda spec: self.sdx),
+                (qos_device, "users", lambda dev, mi, sw: users(dev, mi, sw, self.root)),
+                (qos_device, "signature", lambda path: self.sig),
+                (self.cal.shutil, "which", lambda name: "/usr/bin/" + name),
+                (self.cal.os, "geteuid", lambda: 0),
+                (self.cal, "QueueSettings", lambda dev: nullcontext()),
+                (self.cal, "measure", self.measured)):
+            p = mock.patch.object(target, attr, fake)
+            p.start()
+            self.addCleanup(p.stop)
+
+    def measured(self, dev, size, a):
+        raise AssertionError(f"{dev.name} was measured")
+
+    def refused(self, pattern):
+        err = StringIO()
+        with redirect_stderr(err):
+            rc = self.cal.main(["--dev", "sdx", "-o", self.out, "--quick"])
+        self.assertEqual(rc, 1, err.getvalue())
+        self.assertEqual(len(err.getvalue().splitlines()), 1, err.getvalue())
+        self.assertRegex(err.getvalue(), "^calibrate: " + pattern)
+        self.assertEqual(os.listdir(self.dir), [], "a refused run wrote a file")
+
+    def test_mounted(self):
+        self.files["/proc/self/mountinfo"] += "40 22 8:18 / /srv rw shared:30 - ext4 /dev/sdx2 rw\n"
+        self.refused(r"sdx is in use \(sdx2 is mounted on /srv\); calibrating writes over the whole "
+                     r"device; --force to do it anyway$")
+
+    def test_served_by_a_policy(self):
+        self.files[os.path.join(self.sdx.sysfs(), "queue", "iosched", "state")] = "active\n"
+        self.refused(r"sdx is served by a ufq policy; unbind it first \(ufqctl unbind --dev sdx\), "
+                     r"or --force$")
+
+    def test_holds_data(self):
+        self.sig = "ext4 filesystem"
+        self.refused(r"sdx holds data \(ext4 filesystem\), which calibrating destroys; --force to do "
+                     r"it anyway$")
+
+    def test_force_measures_anyway(self):
+        self.files["/proc/self/mountinfo"] += "40 22 8:16 / /mnt rw - ext4 /dev/sdx rw\n"
+        self.files[os.path.join(self.sdx.sysfs(), "queue", "iosched", "state")] = "active\n"
+        self.sig = "ext4 filesystem"
+        with self.assertRaisesRegex(AssertionError, "^sdx was measured$"), redirect_stdout(StringIO()):
+            self.cal.main(["--dev", "sdx", "-o", self.out, "--quick", "--force"])
+        self.assertEqual(os.listdir(self.dir), [], "the temporary file was left")
+
+    def test_idle_device_is_measured(self):
+        with self.assertRaisesRegex(AssertionError, "^sdx was measured$"), redirect_stdout(StringIO()):
+            self.cal.main(["--dev", "sdx", "-o", self.out, "--quick"])
+        self.assertEqual(os.listdir(self.dir), [], "the temporary file was left")
 
 
 class CommandLine(unittest.TestCase):
