@@ -59,9 +59,14 @@ ufqctl load "$POLICIES/abort_on_cue2.bpf.o" --set spin_ms=300
 assert_policy "$dev" abort_on_cue
 policy_attr=/sys/block/$dev/queue/iosched/policy
 
-st() { # POLICY FIELD
-	bpftool -j map dump pinned "/sys/fs/bpf/ufq/$1/maps/aoc_state" |
-		jq ".[0].formatted.value.$2"
+# st POLICY FIELD...: the fields of the policy's aoc_state, on one line, from
+# one read of the map (under this load every process takes seconds to
+# start: one bpftool and one jq for all the fields).
+st() {
+	local p=$1
+	shift
+	bpftool -j map dump pinned "/sys/fs/bpf/ufq/$p/maps/aoc_state" |
+		jq -r --args '.[0].formatted.value as $v | [$ARGS.positional[] | $v[.] | tostring] | join(" ")' "$@"
 }
 cue() { timeout 60 "$UFQCTL" set "$@" >/dev/null || fail "ufqctl set $* failed"; }
 
@@ -88,20 +93,23 @@ trap 'stop_load
 
 # Baselines, and the checks that the serving POLICY was not disturbed since.
 baseline() { # POLICY
-	b_ins=$(st "$1" inserts)
-	b_err=$(st "$1" insert_errors)
+	read -r b_ins b_err < <(st "$1" inserts insert_errors)
 	b_fifo=$(ufq_stat "$dev" fallback)
 	b_perr=$(ufq_stat "$dev" policy_errors)
 }
 undisturbed() { # POLICY
 	assert_policy "$dev" "$1"
-	assert_eq "$1: failed ufq_insert() calls (kfuncs refused)" "$b_err" "$(st "$1" insert_errors)"
+	local ins err
+	read -r ins err < <(st "$1" inserts insert_errors)
+	assert_eq "$1: failed ufq_insert() calls (kfuncs refused)" "$b_err" "$err"
 	assert_eq "requests served by the fallback FIFO" "$b_fifo" "$(ufq_stat "$dev" fallback)"
 	assert_eq "policy errors" "$b_perr" "$(ufq_stat "$dev" policy_errors)"
-	assert_ge "$1: inserts meanwhile" $((b_ins + 1)) "$(st "$1" inserts)"
+	assert_ge "$1: inserts meanwhile" $((b_ins + 1)) "$ins"
 }
 
-sleep 1
+# fio takes seconds to start under emulation (more on a debugging kernel):
+# the checks below need requests flowing through the serving policy.
+wait_for "the load's requests" 60 eval '[ "$(ufq_stat "$dev" inserted)" -gt 100 ]'
 
 refuse_candidate() {
 	if echo abort_on_cue2 >"$policy_attr" 2>/dev/null; then
@@ -128,8 +136,7 @@ for attempt in 1 2 3; do
 	refuse_candidate
 	wait_for "$dev to fall back" 30 grep -qx fallback "/sys/block/$dev/queue/iosched/state"
 	abort=$(st abort_on_cue abort_ns)
-	init=$(st abort_on_cue2 init_dev_ns)
-	init_end=$(st abort_on_cue2 init_end_ns)
+	read -r init init_end < <(st abort_on_cue2 init_dev_ns init_end_ns)
 	info "abort_on_cue aborted at $abort, abort_on_cue2's init_dev ran $init..$init_end"
 	if [ "$init" -lt "$abort" ] && [ "$abort" -lt "$init_end" ]; then
 		during=1
@@ -170,8 +177,7 @@ for attempt in 1 2 3; do
 	cue abort_on_cue2 complete_abort=2
 	sleep 0.5
 	echo abort_on_cue >"$policy_attr" || fail "cannot move $dev to abort_on_cue"
-	start=$(st abort_on_cue2 spin_start_ns)
-	end=$(st abort_on_cue2 spin_end_ns)
+	read -r start end < <(st abort_on_cue2 spin_start_ns spin_end_ns)
 	init=$(st abort_on_cue init_dev_ns)
 	info "spin $start..$end, abort_on_cue init_dev at $init"
 	if [ "$start" != "$b_spin" ] && [ "$start" -lt "$init" ] &&
