@@ -63,6 +63,11 @@ expected=$UFQ_OUT/090-expected.csv
 		echo "$s,contention,write-64k-qd32"
 		echo "$s,ssd-contention,read-4k-qd2"
 		echo "$s,ssd-contention,write-64k-qd32"
+		for sc in mixed ssd-mixed; do
+			echo "$s,$sc,seqread-4k-qd16"
+			echo "$s,$sc,randread-4k-qd4"
+			echo "$s,$sc,seqwrite-16k-qd8"
+		done
 		variants=(tenants)
 		case "$s" in
 		bfq) variants+=(tenants-bfq-weight) ;;
@@ -188,8 +193,8 @@ for b in bad:
 sys.exit(1 if bad else 0)
 PY
 
-for sec in "### Overhead" "### The device-bound null_blk alone" "### Contention" "### Tenants" \
-	"### The ssdsim device alone" "### Contention (ssdsim)" "### Tenants (ssdsim)" \
+for sec in "### Overhead" "### The device-bound null_blk alone" "### Contention" "### Mixed" "### Tenants" \
+	"### The ssdsim device alone" "### Contention (ssdsim)" "### Mixed (ssdsim)" "### Tenants (ssdsim)" \
 	"## Notes" "## Details"; do
 	grep -q "^$sec" "$out/full/summary.md" || fail "$out/full/summary.md has no '$sec' section"
 done

@@ -10,7 +10,7 @@ BENCH_UFQCTL=${BENCH_UFQCTL:-$BENCH_REPO/build/host/bin/ufqctl}
 BENCH_POLICY_OBJS=${BENCH_POLICY_OBJS:-$BENCH_REPO/build/host/policies}
 
 BENCH_INKERNEL=(none mq-deadline kyber bfq)
-BENCH_SCENARIOS=(overhead contention tenants ssd-contention ssd-tenants)
+BENCH_SCENARIOS=(overhead contention mixed tenants ssd-contention ssd-mixed ssd-tenants)
 
 # The contention/tenants device: a device-bound null_blk, ~4000 IOPS at most.
 BENCH_SLOW_DEPTH=4
@@ -42,6 +42,19 @@ BENCH_OVERHEAD_JOBS=(
 	"seqread-128k-qd8|0|--rw=read --bs=128k --iodepth=8"
 	"seqwrite-128k-qd8|0|--rw=write --bs=128k --iodepth=8"
 	"randrw70-4k-qd8|1|--rw=randrw --rwmixread=70 --bs=4k --iodepth=8 --unified_rw_reporting=mixed"
+)
+
+# The mixed scenarios' jobs, run together on a device-bound device: NAME
+# and fio arguments. Sequential streams whose requests a scheduler can
+# merge or batch (a 4k reader at QD16, a 16k writer at QD8) beside a
+# random 4k reader at QD4, each in its own 128 MiB region (the ssdsim
+# device has 512 MiB): what is compared is the total throughput (bytes),
+# which a scheduler raises by serving the streams in order and lowers by
+# breaking them up.
+BENCH_MIXED_JOBS=(
+	"seqread-4k-qd16|--rw=read --bs=4k --iodepth=16 --offset=0 --size=128M"
+	"randread-4k-qd4|--rw=randread --bs=4k --iodepth=4 --offset=128M --size=128M"
+	"seqwrite-16k-qd8|--rw=write --bs=16k --iodepth=8 --offset=256M --size=128M"
 )
 
 # The policies worth benchmarking: built objects whose source is one of the
@@ -96,10 +109,10 @@ bench_default_scenarios() {
 
 bench_check_scenario() {
 	case "$1" in
-	overhead | contention | tenants) ;;
-	ssd-contention | ssd-tenants)
+	overhead | contention | mixed | tenants) ;;
+	ssd-contention | ssd-mixed | ssd-tenants)
 		[ -x "$BENCH_SSDSIM" ] || echo "$1: ssdsim is not built ($BENCH_SSDSIM)" ;;
-	*) echo "'$1': unknown scenario (overhead, contention, tenants, ssd-contention, ssd-tenants)" ;;
+	*) echo "'$1': unknown scenario (overhead, contention, mixed, tenants, ssd-contention, ssd-mixed, ssd-tenants)" ;;
 	esac
 }
 

@@ -10,7 +10,9 @@ Reads DIR/summary.csv and meta.txt and writes, for the scenarios present:
                           write flood, and both jobs' IOPS
   tenants.png             the latency-critical tenant's tail latency and every
                           tenant's IOPS, per scheduler and cgroup variant
-  ssd-contention-latency.png, ssd-tenants.png
+  mixed.png               the mixed scenario's throughput per stream (MiB/s,
+                          stacked) and the random reader's p99
+  ssd-contention-latency.png, ssd-mixed.png, ssd-tenants.png
                           the same on the ssdsim device
 Bars are medians over the repetitions, whiskers span min to max.
 """
@@ -25,7 +27,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 from matplotlib.ticker import FuncFormatter  # noqa: E402
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from summarize import load, med, read_kv, schedulers, scen_key  # noqa: E402
+from summarize import MIXED_JOBS, load, med, read_kv, schedulers, scen_key  # noqa: E402
 
 PALETTE = {
     "none": "#8c8c8c",
@@ -234,6 +236,50 @@ def plot_contention(data, scheds, colors, meta, path, prefix=""):
     return True
 
 
+def plot_mixed(data, scheds, colors, meta, path, prefix=""):
+    sc = prefix + "mixed"
+    d = {j: data.get((sc, j), {}) for j in MIXED_JOBS}
+    ss = [s for s in scheds if any(s in d[j] for j in MIXED_JOBS)]
+    if not ss:
+        return False
+    fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(14, 6), gridspec_kw={"width_ratios": [3, 2]})
+    bottom = [0.0] * len(ss)
+    shades = [("#303030", ""), ("#a0a0a0", "//"), ("#dcdcdc", "..")]
+    for k, j in enumerate(MIXED_JOBS):
+        v = [(med(d[j], s, "bw_kib") or 0) / 1024 for s in ss]
+        fill, hatch = shades[k % len(shades)]
+        ax1.bar(range(len(ss)), v, 0.6, bottom=bottom, label=j, color=fill, hatch=hatch,
+                edgecolor="black", linewidth=0.5)
+        bottom = [b + x for b, x in zip(bottom, v)]
+    base = ss.index("mq-deadline") if "mq-deadline" in ss else None
+    if base is not None:
+        ax1.axhline(bottom[base], color="black", ls="--", lw=0.9, label="mq-deadline's total")
+    ax1.set_xticks(range(len(ss)))
+    ax1.set_xticklabels(ss, rotation=25, ha="right")
+    ax1.set_ylabel("MiB/s (median)")
+    ax1.set_ylim(0, max(bottom) * 1.3 if max(bottom) > 0 else 1)
+    ax1.set_title("Throughput of the three streams — higher is better")
+    ax1.grid(axis="y", alpha=0.3)
+    ax1.legend(loc="upper right", fontsize=8)
+    rr = d["randread-4k-qd4"]
+    vals = [spread(rr, s, "lat_p99_us", 1000.0) for s in ss]
+    ys = [v[0] or 0 for v in vals]
+    errs = [[v[1][0] for v in vals], [v[1][1] for v in vals]]
+    ax2.bar(range(len(ss)), ys, 0.6, yerr=errs, capsize=2, color=[colors[s] for s in ss],
+            error_kw={"elinewidth": 0.8})
+    ax2.set_xticks(range(len(ss)))
+    ax2.set_xticklabels(ss, rotation=25, ha="right")
+    ax2.set_ylabel("p99 latency, ms (median)")
+    ax2.set_title("4k random reader (QD4): p99 — lower is better")
+    ax2.grid(axis="y", alpha=0.3)
+    fig.suptitle("Mixed: sequential 4k reads and 16k writes beside 4k random reads on "
+                 + slow_dev(meta, prefix) + "\n" + subtitle(meta), fontsize=11)
+    fig.tight_layout(rect=(0, 0, 1, 0.95))
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return True
+
+
 def plot_tenants(data, scheds, colors, meta, path, prefix=""):
     tscen = sorted({sc for (sc, _) in data if sc.startswith(prefix + "tenants")}, key=scen_key)
     if not tscen:
@@ -286,8 +332,9 @@ def main():
     scheds = schedulers(data)
     colors = sched_colors(scheds)
     charts = [("iops.png", plot_iops, ()), ("contention-latency.png", plot_contention, ()),
-              ("tenants.png", plot_tenants, ()),
+              ("mixed.png", plot_mixed, ()), ("tenants.png", plot_tenants, ()),
               ("ssd-contention-latency.png", plot_contention, ("ssd-",)),
+              ("ssd-mixed.png", plot_mixed, ("ssd-",)),
               ("ssd-tenants.png", plot_tenants, ("ssd-",))]
     for fn, f, extra in charts:
         if f(data, scheds, colors, meta, os.path.join(out, fn), *extra):
