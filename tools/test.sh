@@ -12,18 +12,14 @@ set -uo pipefail
 repo=$(cd "$(dirname "$0")/.." && pwd)
 hostbuild=$repo/build/host
 passed=0 failed=0 skipped=0
-# The VM tests that exercise the kernel's own paths: the queues, insert,
-# dispatch and direct dispatch, merges, live swap, fallback, failure
-# isolation, kicks, depth limits, the tick across swap and unbind,
-# flushes, requeues, passthrough, the completion path under load, and the
-# cookie and peek paths (205). These are worth repeating on a debugging
-# kernel. Tests of a policy's own decisions on top of the same kernel
-# paths (040 deadline, 047 lanes, 190 qos; 60-140 s each there) stay out
-# of this pass.
-debug_tests=(035-queue-order.sh 045-deadline-order.sh
+# The VM tests that exercise the queues, insert, dispatch, merges, live
+# swap, fallback, kicks, depth limits and the tick, flushes, requeues,
+# passthrough and the completion path under load: the ones worth repeating
+# on a debugging kernel.
+debug_tests=(035-queue-order.sh 040-deadline-policy.sh 045-deadline-order.sh
 	050-fallback.sh 055-callback-balance.sh 057-failure-isolation.sh 058-kick-after.sh
-	060-live-swap.sh 062-depth-limits.sh 064-device-facts-tick.sh 075-plugged-batches.sh
-	080-flush-fua-requeue.sh 085-passthrough.sh 152-trace-request-facts.sh 205-ml-policy.sh)
+	047-lanes-policy.sh 060-live-swap.sh 062-depth-limits.sh 075-plugged-batches.sh 080-flush-fua-requeue.sh
+	085-passthrough.sh 152-trace-request-facts.sh 190-qos.sh 205-ml-policy.sh)
 
 run_host_tests() {
 	local ctest_log summary total nfail nskip
