@@ -13,9 +13,10 @@ repo=$(cd "$(dirname "$0")/.." && pwd)
 hostbuild=$repo/build/host
 passed=0 failed=0 skipped=0
 # The VM tests that exercise the queues, insert, dispatch, merges, live
-# swap, fallback, kicks, depth limits and the tick, flushes, requeues,
-# passthrough and the completion path under load: the ones worth repeating
-# on a debugging kernel.
+# swap, fallback, kicks, depth limits and the tick (lanes and qos tick, and
+# 047 swaps lanes under load), flushes, requeues, passthrough and the
+# completion path under load: the ones worth repeating on a debugging
+# kernel. The lanes, qos and ml issues ask for their policy in this pass.
 debug_tests=(035-queue-order.sh 040-deadline-policy.sh 045-deadline-order.sh
 	050-fallback.sh 055-callback-balance.sh 057-failure-isolation.sh 058-kick-after.sh
 	047-lanes-policy.sh 060-live-swap.sh 062-depth-limits.sh 075-plugged-batches.sh 080-flush-fua-requeue.sh
