@@ -334,24 +334,36 @@ ML_INLINE void ml_feat_completed(struct ml_feat_state *st, u64 service_ns)
 #define ML_SEQ_INPUTS 4			/* inputs of the sequential classifier (ml.h) */
 
 /*
+ * The ranges of struct ml_weights (Q16.16), named because the trainer
+ * saturates to them (ufq/ml_weights.hpp) and ufqctl checks pushed files
+ * against them (from the BTF tags): one definition for both. Literals, as
+ * UFQ_RANGE requires.
+ */
+#define ML_MEAN_MIN -4194304		/* in_mean within ±64 */
+#define ML_MEAN_MAX 4194304
+#define ML_SCALE_MIN 0			/* in_scale 0 .. 256 (0 ignores the feature) */
+#define ML_SCALE_MAX 16777216
+#define ML_WEIGHT_MIN -8388608		/* every other weight within ±128 */
+#define ML_WEIGHT_MAX 8388608
+
+/*
  * The model map's weights; the member names are the JSON keys of
  * `ufqctl model push ml` and what `bpftool map dump name ml_model` prints.
  * All Q16.16 unless said otherwise; the ranges are what ufqctl accepts.
  */
 struct ml_weights {
-	/* standardisation: z = (x - in_mean) * in_scale; mean within ±64 */
-	s32 in_mean[ML_NR_FEATURES] UFQ_RANGE(-4194304, 4194304);
-	/* scale 0 .. 256 (0 ignores the feature) */
-	s32 in_scale[ML_NR_FEATURES] UFQ_RANGE(0, 16777216);
-	/* hidden layer: w1[j][i] weighs input i into unit j; all weights within ±128 */
-	s32 w1[ML_HIDDEN][ML_NR_FEATURES] UFQ_RANGE(-8388608, 8388608);
-	s32 b1[ML_HIDDEN] UFQ_RANGE(-8388608, 8388608);
+	/* standardisation: z = (x - in_mean) * in_scale */
+	s32 in_mean[ML_NR_FEATURES] UFQ_RANGE(ML_MEAN_MIN, ML_MEAN_MAX);
+	s32 in_scale[ML_NR_FEATURES] UFQ_RANGE(ML_SCALE_MIN, ML_SCALE_MAX);
+	/* hidden layer: w1[j][i] weighs input i into unit j */
+	s32 w1[ML_HIDDEN][ML_NR_FEATURES] UFQ_RANGE(ML_WEIGHT_MIN, ML_WEIGHT_MAX);
+	s32 b1[ML_HIDDEN] UFQ_RANGE(ML_WEIGHT_MIN, ML_WEIGHT_MAX);
 	/* output: y = log2(service µs) */
-	s32 w2[ML_HIDDEN] UFQ_RANGE(-8388608, 8388608);
-	s32 b2 UFQ_RANGE(-8388608, 8388608);
+	s32 w2[ML_HIDDEN] UFQ_RANGE(ML_WEIGHT_MIN, ML_WEIGHT_MAX);
+	s32 b2 UFQ_RANGE(ML_WEIGHT_MIN, ML_WEIGHT_MAX);
 	/* the sequential classifier's starting weights (ml.h); all 0: the built-in ones */
-	s32 seq_w[ML_SEQ_INPUTS] UFQ_RANGE(-8388608, 8388608);
-	s32 seq_b UFQ_RANGE(-8388608, 8388608);
+	s32 seq_w[ML_SEQ_INPUTS] UFQ_RANGE(ML_WEIGHT_MIN, ML_WEIGHT_MAX);
+	s32 seq_b UFQ_RANGE(ML_WEIGHT_MIN, ML_WEIGHT_MAX);
 	/* requests the model was trained on (informational) */
 	u32 trained_on;
 	/* held-out median relative error (%) of the mean predictor, read and write */

@@ -7,6 +7,8 @@
 #include <cmath>
 #include <random>
 
+#include "ufq/ml_weights.hpp" // the ranges to saturate to
+
 namespace ufq::ml {
 namespace {
 

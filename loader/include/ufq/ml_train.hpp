@@ -81,12 +81,6 @@ struct Network {
     [[nodiscard]] double predict(const Features& x) const; // log2(1 + µs)
 };
 
-// The ranges struct ml_weights declares with UFQ_RANGE, in Q16.16 (ufq_unit_tests checks them
-// against the BTF of ml.bpf.o): what quantisation saturates to, and what `model push` accepts.
-inline constexpr std::int32_t kMeanMax = 4194304;    // in_mean within ±64
-inline constexpr std::int32_t kScaleMax = 16777216;  // in_scale within 0..256
-inline constexpr std::int32_t kWeightMax = 8388608;  // w1, b1, w2, b2 within ±128
-
 // round(v * 2^16), saturated to [lo, hi].
 [[nodiscard]] std::int32_t to_q16(double v, std::int32_t lo, std::int32_t hi);
 
