@@ -594,6 +594,38 @@ ML_INLINE bool ml_admit(const struct ml_tunables *t, u64 inflight_ns, u32 nr_in_
 	return inflight_ns + (u64)pred_us * ML_NSEC_PER_USEC <= window;
 }
 
+/* ---- completion and requeue --------------------------------------------------------------- */
+
+/*
+ * The request of @cookie (an ml cookie) completed after @service_ns: what
+ * it predicted leaves the in-flight sum unless a requeue took it off
+ * already; a measured completion teaches (0 is a request other programs
+ * dispatched without measuring it: nothing to learn). ml_replay_complete()
+ * mirrors the feature side of this exactly.
+ */
+ML_INLINE void ml_completion(struct ml_dev *d, const struct ml_tunables *t, u64 cookie,
+			     u64 service_ns, bool same_model)
+{
+	if (!ml_cookie_requeued(cookie))
+		ml_inflight_sub(d, ml_cookie_pred_us(cookie));
+	__sync_fetch_and_add(&d->completed, 1);
+	if (service_ns)
+		ml_learn_completion(d, t, cookie, service_ns, same_model);
+}
+
+/*
+ * The driver gave back the request of @cookie (an ml cookie, not yet
+ * requeued); ufq serves it again without the policy. Its prediction leaves
+ * the in-flight sum now, once: the cookie to set says so for
+ * ml_completion().
+ */
+ML_INLINE u64 ml_requeued(struct ml_dev *d, u64 cookie)
+{
+	ml_inflight_sub(d, ml_cookie_pred_us(cookie));
+	__sync_fetch_and_add(&d->requeued, 1);
+	return cookie | ML_COOKIE_REQUEUED;
+}
+
 /* ---- dispatch ----------------------------------------------------------------------------- */
 
 /* A request a dispatch could take, as ufq_queue_peek() describes it. */

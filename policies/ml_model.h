@@ -318,12 +318,17 @@ ML_INLINE void ml_feat_dispatched(struct ml_feat_state *st, u64 end_sector)
 	st->last_dispatch_end = end_sector;
 }
 
-/* A request completed after @service_ns at the device. */
+/*
+ * A request completed after @service_ns at the device. 0 is no
+ * measurement (a request other programs dispatched): nothing to remember.
+ */
 ML_INLINE void ml_feat_completed(struct ml_feat_state *st, u64 service_ns)
 {
 	u64 us = service_ns / 1000;
 	u32 head = st->service_head;
 
+	if (!service_ns)
+		return;
 	st->last_service_us[head & (ML_NR_SERVICE - 1)] = us > ML_U32_MAX ? ML_U32_MAX : (u32)us;
 	st->service_head = (head + 1) & (ML_NR_SERVICE - 1);
 }
@@ -552,6 +557,11 @@ ML_INLINE void ml_replay_dispatch(struct ml_replay *rp, u64 sector, u32 bytes)
 		rp->nr_in_flight++;
 }
 
+/*
+ * A request completed after @service_ns, 0 when not measured: as the
+ * policy's completion (ml_completion() in ml.h), it leaves the device
+ * either way, and only a measured one enters the service ring.
+ */
 ML_INLINE void ml_replay_complete(struct ml_replay *rp, u64 service_ns)
 {
 	ml_feat_completed(&rp->st, service_ns);

@@ -85,14 +85,11 @@ void replay_device(std::span<const ufq_trace_event> events, std::span<const std:
         const bool write = ev.flags & 1; // UFQ_RQ_WRITE
         switch (step.kind) {
         case ML_REPLAY_COMPLETE:
-            // As ml_completed(): a completion without a measured service time teaches nothing
+            // As ml_completion(): a completion without a measured service time teaches nothing
             // (neither the service ring nor the mean), but it leaves the device.
-            if (ev.service_ns) {
-                ml_replay_complete(&rp, ev.service_ns);
+            ml_replay_complete(&rp, ev.service_ns);
+            if (ev.service_ns)
                 ml_mean_update(&mean[write], ml_measured_log(ev.service_ns));
-            } else if (rp.nr_in_flight) {
-                rp.nr_in_flight--;
-            }
             break;
         case ML_REPLAY_ARRIVAL: {
             ml_req req{};

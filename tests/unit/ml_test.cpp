@@ -445,6 +445,8 @@ TEST(MlReplay, CountsQueuesAndFeedsTheState) {
     EXPECT_EQ(rp.nr_in_flight, 0u);
     ml_replay_complete(&rp, 63000);             // more completions than dispatches: stays 0
     EXPECT_EQ(rp.nr_in_flight, 0u);
+    ml_replay_complete(&rp, 0);                 // not measured: as the policy, not in the ring
+    EXPECT_EQ(rp.st.service_head, 2u);
     r = request(5008, 4096, true, 4000);
     ml_replay_arrival(&rp, &r, x);
     EXPECT_EQ(x[ML_F_SERVICE0], 6 * kOne);      // log2(1 + 63)
