@@ -176,7 +176,7 @@ s32 UFQ_OP(ml_insert, struct ufq_sched *sched, struct request *rq, u64 flags)
 	if (!sched->nr_waiting && !sched->nr_ready &&
 	    ml_admit(t, ml_inflight_settle(d, r.nr_in_flight, 0), r.nr_in_flight, p.pred_us) &&
 	    !ufq_direct_dispatch(sched, rq)) {
-		ml_dispatched_direct(d, ml_end_sector(r.sector, r.bytes), p.pred_us);
+		ml_dispatched_direct(d, &r, p.pred_us);
 		return 0;
 	}
 	if (seq)
@@ -202,6 +202,7 @@ static __always_inline void peek(struct ufq_sched *sched, u32 queue, u64 key, u6
 	c->end_sector = ml_end_sector(info.sector, info.bytes);
 	c->write = info.flags & UFQ_RQ_WRITE ? 1 : 0;
 	c->prio_class = ufq_ioprio_class(info.ioprio);
+	c->bytes = info.bytes;
 }
 
 /* The view of the queues ml_pick() decides on. */

@@ -18,7 +18,7 @@
 namespace ufq::test {
 namespace {
 
-// A mixed trace: writes half the time, every seventh request
+// A mixed trace: writes half the time (so the backlog features move), every seventh request
 // not measured (service_ns 0, as requests other programs dispatched report), queueing at the
 // device's depth (so some requests wait and some go from insert).
 std::vector<ufq_trace_event> mixed_trace() {
@@ -101,7 +101,7 @@ std::map<u64, std::array<s32, ML_NR_FEATURES>> policy_features(
         case ML_REPLAY_DISPATCH: {
             const ml_req r = request_of(ev, in_flight, waiting);
             if (!ev.wait_ns) {
-                ml_dispatched_direct(&d, ml_end_sector(r.sector, r.bytes), 100);
+                ml_dispatched_direct(&d, &r, 100);
             } else {
                 ml_choice c{};
                 c.queue = ML_Q_EDF;
@@ -109,6 +109,7 @@ std::map<u64, std::array<s32, ML_NR_FEATURES>> policy_features(
                 c.cand.valid = 1;
                 c.cand.end_sector = ml_end_sector(r.sector, r.bytes);
                 c.cand.write = r.write;
+                c.cand.bytes = r.bytes;
                 c.pred_us = 100;
                 ml_view v{};
                 v.now_ns = ev.insert_ns + ev.wait_ns;
@@ -129,7 +130,7 @@ TEST(MlReplayEquivalence, TrainerSeesThePolicysFeatures) {
     const ml::Replay replay = ml::replay_trace(events);
     ASSERT_GT(replay.unmeasured, events.size() / 10);
     ASSERT_GT(replay.samples.size(), events.size() * 3 / 4);
-    std::size_t direct = 0;
+    std::size_t writes_seen = 0, volume_seen = 0, direct = 0;
     for (const auto& ev : events)
         direct += ev.wait_ns == 0;
     ASSERT_GT(direct, events.size() / 4);
@@ -139,7 +140,12 @@ TEST(MlReplayEquivalence, TrainerSeesThePolicysFeatures) {
         ASSERT_NE(it, policy.end()) << s.arrival_ns;
         for (int i = 0; i < ML_NR_FEATURES; ++i)
             ASSERT_EQ(s.x[i], it->second[i]) << "feature " << i << " at " << s.arrival_ns;
+        writes_seen += s.x[ML_F_WRITES_IN_FLIGHT] > 0;
+        volume_seen += s.x[ML_F_WRITE_VOLUME] > 0;
     }
+    // The backlog features were not all 0 (which would compare equal for nothing).
+    EXPECT_GT(writes_seen, replay.samples.size() / 4);
+    EXPECT_GT(volume_seen, replay.samples.size() / 2);
 }
 
 } // namespace
