@@ -176,7 +176,7 @@ s32 UFQ_OP(ml_insert, struct ufq_sched *sched, struct request *rq, u64 flags)
 	if (!sched->nr_waiting && !sched->nr_ready &&
 	    ml_admit(t, ml_inflight_settle(d, r.nr_in_flight, 0), r.nr_in_flight, p.pred_us) &&
 	    !ufq_direct_dispatch(sched, rq)) {
-		ml_dispatched_direct(d, ml_end_sector(r.sector, r.bytes), p.pred_us);
+		ml_dispatched_direct(d, &r, p.pred_us);
 		return 0;
 	}
 	if (seq)
@@ -202,6 +202,7 @@ static __always_inline void peek(struct ufq_sched *sched, u32 queue, u64 key, u6
 	c->end_sector = ml_end_sector(info.sector, info.bytes);
 	c->write = info.flags & UFQ_RQ_WRITE ? 1 : 0;
 	c->prio_class = ufq_ioprio_class(info.ioprio);
+	c->bytes = info.bytes;
 }
 
 /* The view of the queues ml_pick() decides on. */
@@ -276,23 +277,19 @@ void UFQ_OP(ml_completed, struct ufq_sched *sched, struct request *rq, u64 wait_
 {
 	struct ml_tunables *t = tunables();
 	struct ml_dev *d = device(sched);
-	u64 cookie = ufq_rq_cookie(rq), gen;
-	u32 pred_us;
+	u64 cookie = ufq_rq_cookie(rq), gen = 0;
 
 	ufq_sdk_completed(sched, rq, wait_ns, service_ns);
 	if (!t || !d || !ml_cookie_valid(cookie))
 		return;
-	pred_us = ml_cookie_pred_us(cookie);
-	if (!ml_cookie_requeued(cookie))
-		ml_inflight_sub(d, pred_us);
-	__sync_fetch_and_add(&d->completed, 1);
-	/* Requests that other programs dispatched without measuring report 0: nothing to learn. */
+	/* Requests that other programs dispatched without measuring report 0: no error to count. */
 	if (service_ns) {
 		model(&gen);
 		ufq_sdk_pred_error(sched, ml_cookie_write(cookie) ? UFQ_DIR_WRITE : UFQ_DIR_READ,
-				   (u64)pred_us * ML_NSEC_PER_USEC, service_ns, d->model_gen);
-		ml_learn_completion(d, t, cookie, service_ns, gen == d->model_gen);
+				   (u64)ml_cookie_pred_us(cookie) * ML_NSEC_PER_USEC, service_ns,
+				   d->model_gen);
 	}
+	ml_completion(d, t, cookie, service_ns, gen == d->model_gen);
 	/* Held back by the window: the room this completion made may be enough. */
 	if (d->held)
 		ufq_kick_after(sched, 0);
@@ -310,9 +307,7 @@ void UFQ_OP(ml_requeue, struct ufq_sched *sched, struct request *rq)
 
 	if (!d || !ml_cookie_valid(cookie) || ml_cookie_requeued(cookie))
 		return;
-	ml_inflight_sub(d, ml_cookie_pred_us(cookie));
-	ufq_rq_set_cookie(rq, cookie | ML_COOKIE_REQUEUED);
-	__sync_fetch_and_add(&d->requeued, 1);
+	ufq_rq_set_cookie(rq, ml_requeued(d, cookie));
 }
 
 UFQ_POLICY(ml,

@@ -480,6 +480,7 @@ ML_INLINE void ml_dev_rebind(struct ml_dev *d)
 	d->bound = 1;
 	d->held = 0;
 	d->inflight_pred_ns = 0;
+	d->feat.writes_in_flight = 0;
 	d->batch = 0;
 	d->clf.pending = 0;
 }
@@ -594,6 +595,40 @@ ML_INLINE bool ml_admit(const struct ml_tunables *t, u64 inflight_ns, u32 nr_in_
 	return inflight_ns + (u64)pred_us * ML_NSEC_PER_USEC <= window;
 }
 
+/* ---- completion and requeue --------------------------------------------------------------- */
+
+/*
+ * The request of @cookie (an ml cookie) completed after @service_ns: what
+ * it predicted and, if it was not requeued (which did that already), its
+ * write leave what is in flight; a measured completion teaches (0 is a
+ * request other programs dispatched without measuring it: nothing to
+ * learn). ml_replay_complete() mirrors the feature side of this exactly.
+ */
+ML_INLINE void ml_completion(struct ml_dev *d, const struct ml_tunables *t, u64 cookie,
+			     u64 service_ns, bool same_model)
+{
+	if (!ml_cookie_requeued(cookie)) {
+		ml_inflight_sub(d, ml_cookie_pred_us(cookie));
+		ml_feat_left(&d->feat, ml_cookie_write(cookie));
+	}
+	__sync_fetch_and_add(&d->completed, 1);
+	if (service_ns)
+		ml_learn_completion(d, t, cookie, service_ns, same_model);
+}
+
+/*
+ * The driver gave back the request of @cookie (an ml cookie, not yet
+ * requeued); ufq serves it again without the policy. It leaves what is in
+ * flight now, once: the cookie to set says so for ml_completion().
+ */
+ML_INLINE u64 ml_requeued(struct ml_dev *d, u64 cookie)
+{
+	ml_inflight_sub(d, ml_cookie_pred_us(cookie));
+	ml_feat_left(&d->feat, ml_cookie_write(cookie));
+	__sync_fetch_and_add(&d->requeued, 1);
+	return cookie | ML_COOKIE_REQUEUED;
+}
+
 /* ---- dispatch ----------------------------------------------------------------------------- */
 
 /* A request a dispatch could take, as ufq_queue_peek() describes it. */
@@ -604,7 +639,7 @@ struct ml_cand {
 	u32 valid;			/* 0: no such request */
 	u32 write;
 	u32 prio_class;			/* ML_PRIO_* */
-	u32 reserved;
+	u32 bytes;
 };
 
 /*
@@ -751,20 +786,22 @@ ML_INLINE void ml_dispatched(struct ml_dev *d, const struct ml_tunables *t,
 	if (c->why == ML_WHY_AGED)
 		d->aged++;
 	d->held = 0;
-	ml_feat_dispatched(&d->feat, c->cand.end_sector);
+	/* at the time the view was taken: the trace's dispatch time is a little later */
+	ml_feat_dispatched(&d->feat, c->cand.end_sector, c->cand.write, c->cand.bytes, v->now_ns);
 	ml_inflight_add(d, c->pred_us);
 }
 
 /*
- * A request predicted at @pred_us, ending at @end_sector, was dispatched
- * from insert because nothing else waited; any batch ends.
+ * The request @r, predicted at @pred_us, was dispatched from insert (at
+ * its arrival) because nothing else waited; any batch ends.
  */
-ML_INLINE void ml_dispatched_direct(struct ml_dev *d, u64 end_sector, u32 pred_us)
+ML_INLINE void ml_dispatched_direct(struct ml_dev *d, const struct ml_req *r, u32 pred_us)
 {
 	d->batch = 0;
 	d->held = 0;
 	d->direct++;
-	ml_feat_dispatched(&d->feat, end_sector);
+	ml_feat_dispatched(&d->feat, ml_end_sector(r->sector, r->bytes), r->write, r->bytes,
+			   r->now_ns);
 	ml_inflight_add(d, pred_us);
 }
 

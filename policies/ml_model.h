@@ -39,6 +39,34 @@
  *   x7  I/O priority class  ML_ONE for RT, -ML_ONE for IDLE, 0 otherwise
  *   x8..x11  last four completions' service times, most recent first,
  *           each log2(1 + µs); 0 while fewer have completed        0 .. ~32
+ *   x12 writes in flight    log2(1 + writes at the device), at most x5's count
+ *   x13 write volume        log2(1 + KiB of writes dispatched, decaying with a
+ *                           half-life of 2^24 ns, 16.8 ms)          0 .. 30
+ *
+ * Why x12 and x13 (the write backlog). A flash device acknowledges a write
+ * once it is in its write-back buffer and programs it later, in the
+ * background; a read that meets a die busy programming waits for it (on
+ * ssdsim, tools/ssdsim/model.hpp, up to program time x GC factor). So a
+ * read is slow when much was written recently, whatever is in flight now:
+ * x5 and x6 count requests of both directions, and the service ring x8..x11
+ * shows the effect only once it has happened. x13 follows the buffer's
+ * fill, bytes written minus what drained, with the drain approximated by
+ * an exponential decay (a leaky bucket would need the device's drain
+ * rate). Its half-life is about the time a buffered write takes to be
+ * programmed: on ssdsim's nvme profile at the VM's time scale 20, the 32
+ * pages of a 128 KiB write drain in 19 ms. On the traces of
+ * tests/vm/200-ml.sh, x13 has a rank correlation of 0.44 to 0.6 with the
+ * service time of reads of each size (nothing in x0..x11 has more than
+ * 0.2); half-lives of 2^22 to 2^26 ns did about as well, and a second
+ * volume of half-life 2^28 to 2^34 ns (for the GC factor) added nothing
+ * measurable, so it is not there. x12 splits x5 by direction: the writes
+ * not yet acknowledged, which a device may serve before a read; it helps
+ * little on those traces (two writes in flight at most). Both are O(1)
+ * per request: x12 a counter (dispatch +1, the request's completion or
+ * requeue -1, atomic, since completions run on any CPU), x13 one update
+ * per write dispatch (under the device lock) and one read per arrival,
+ * each ml_decay()'s shifts and one multiply; with their logarithms, two
+ * more ml_msb() calls per insert and no loop.
  *
  * Latency predictor (ml_predict_log()): y = log2(service time in µs), from
  * a network of ML_NR_FEATURES inputs, one hidden layer of ML_HIDDEN ReLU
@@ -48,12 +76,13 @@
  *   h_j = max(0, sat(b1[j] + sum_i (w1[j][i] * z_i >> 16)))
  *   y   = sat(b2 + sum_j (w2[j] * h_j >> 16))
  *
- * That is 12 multiplies for the standardisation and 12 * 8 + 8 = 104
- * multiply-adds for the network: 116 s64 multiplies, well under a
- * microsecond (72 ns natively on a busy 2-CPU build host: ml_test.cpp
- * measures it and fails above 1 µs). The trainer fits
- * the weights on a trace (struct ml_weights holds them, in the policy's
- * model map); before the first push the policy predicts each direction's
+ * That is 14 multiplies for the standardisation and 14 * 8 + 8 = 120
+ * multiply-adds for the network: 134 s64 multiplies, well under a
+ * microsecond (70 to 90 ns natively on a busy 2-CPU build host, as with
+ * the 12 features before x12 and x13: ml_test.cpp measures it and fails
+ * above 1 µs). The trainer fits the weights on a trace (struct ml_weights
+ * holds them, in the policy's model map); before the first push the policy
+ * predicts each direction's
  * running mean of y instead (struct ml_mean), which is also the baseline
  * the trainer reports its error against.
  *
@@ -64,8 +93,9 @@
  * ml_pred_us(y') = 2^y' - 1 µs, at least 1.
  *
  * Replaying a trace (struct ml_replay): the trainer rebuilds the policy's
- * sequence of ml_features(), ml_feat_dispatched() and ml_feat_completed()
- * calls from `ufqctl trace record` events, in time order. See ml_replay_*.
+ * sequence of ml_features(), ml_feat_dispatched(), ml_feat_left() and
+ * ml_feat_completed() calls from `ufqctl trace record` events, in time
+ * order. See ml_replay_*.
  */
 #ifndef UFQ_POLICY_ML_MODEL_H
 #define UFQ_POLICY_ML_MODEL_H
@@ -186,10 +216,13 @@ ML_INLINE s32 ml_log1p_q16(u64 v)
 
 /* ---- features ---------------------------------------------------------------------------- */
 
-#define ML_NR_FEATURES 12
+#define ML_NR_FEATURES 14
 #define ML_NR_SERVICE 4			/* completions remembered (x8..x11) */
 #define ML_SEQ_EWMA_SHIFT 3		/* seq_avg weight of a new arrival: 1/8 */
 #define ML_SECTOR_SHIFT 9		/* bytes per sector: 512 */
+#define ML_WVOL_SHIFT 24		/* x13 halves every 2^24 ns (16.8 ms) */
+#define ML_WVOL_MAX (1ULL << 40)	/* and saturates at 1 TiB */
+#define ML_KIB_SHIFT 10
 
 enum ml_feature {
 	ML_F_WRITE = 0,
@@ -201,6 +234,8 @@ enum ml_feature {
 	ML_F_WAITING = 6,
 	ML_F_PRIO = 7,
 	ML_F_SERVICE0 = 8,		/* most recent completion; 9, 10, 11 the ones before */
+	ML_F_WRITES_IN_FLIGHT = 12,
+	ML_F_WRITE_VOLUME = 13,
 };
 
 /* I/O priority classes of struct ml_req, as the kernel's IOPRIO_CLASS_*. */
@@ -212,8 +247,9 @@ enum ml_feature {
 /*
  * A device's recent history, per device. Arrivals and dispatches change it
  * under the device lock; completions (any CPU, maybe interrupt context)
- * only write the service ring, where a race loses or repeats one sample of
- * a feature, never anything a decision depends on for correctness.
+ * write the service ring, where a race loses or repeats one sample of a
+ * feature, and take their write off writes_in_flight with an atomic add,
+ * so that no race leaves the count off for good.
  */
 struct ml_feat_state {
 	u64 last_arrival_ns;		/* of the previous arrival; 0 before the first */
@@ -222,6 +258,11 @@ struct ml_feat_state {
 	s32 seq_avg;			/* Q16.16 EWMA: arrivals that continued the previous */
 	u32 service_head;		/* where the next completion goes in last_service_us */
 	u32 last_service_us[ML_NR_SERVICE]; /* ring; the most recent at service_head - 1 */
+	/* writes dispatched and not completed; atomic; read within 0 .. requests in flight */
+	s32 writes_in_flight;
+	u32 reserved;			/* keeps the u64s below 8-byte aligned */
+	u64 write_vol;			/* bytes of writes dispatched, decaying; <= ML_WVOL_MAX */
+	u64 write_vol_ns;		/* when write_vol was last brought up to date */
 };
 
 /* What a request looks like when it arrives. */
@@ -247,6 +288,10 @@ ML_INLINE void ml_feat_init(struct ml_feat_state *st)
 	st->service_head = 0;
 	for (i = 0; i < ML_NR_SERVICE; i++)
 		st->last_service_us[i] = 0;
+	st->writes_in_flight = 0;
+	st->reserved = 0;
+	st->write_vol = 0;
+	st->write_vol_ns = 0;
 }
 
 /* Sector after a request of @bytes at @sector (saturating). */
@@ -273,6 +318,63 @@ ML_INLINE s32 ml_feat_seek(u64 sector, u64 last_dispatch_end)
 }
 
 /*
+ * @v (at most ML_WVOL_MAX) decayed over @dt_ns with a half-life of 2^@shift
+ * ns (@shift 16 .. 63; x13 uses ML_WVOL_SHIFT): halved once per whole
+ * half-life, and for the fraction f of one left over multiplied by 1 - f/2
+ * instead of 2^-f (exact at f = 0 and 1, at most 0.043 too high between),
+ * so no loop and no table: shifts, a multiply, a subtraction. Never more
+ * than @v; 0 after 64 half-lives.
+ */
+ML_INLINE u64 ml_decay(u64 v, u64 dt_ns, u32 shift)
+{
+	u64 halvings = dt_ns >> (shift & 63);
+	u64 frac = (dt_ns >> ((shift - ML_Q) & 63)) & (ML_ONE - 1);
+
+	if (halvings >= 64)
+		return 0;
+	v >>= halvings;
+	/* v <= 2^40, frac < 2^16: the product fits u64 */
+	return v - (((v >> 1) * frac) >> ML_Q);
+}
+
+/* The write volume as of @now_ns; a clock that went back (before write_vol_ns) decays nothing. */
+ML_INLINE u64 ml_write_vol_at(const struct ml_feat_state *st, u64 now_ns)
+{
+	u64 dt = now_ns > st->write_vol_ns ? now_ns - st->write_vol_ns : 0;
+
+	return ml_decay(st->write_vol, dt, ML_WVOL_SHIFT);
+}
+
+/*
+ * Writes in flight as the features count them: the policy's own count,
+ * which completions of writes it never counted may have taken below 0,
+ * within 0 .. @nr_in_flight (the kernel's count of requests at the device).
+ */
+ML_INLINE u32 ml_writes_in_flight(const struct ml_feat_state *st, u32 nr_in_flight)
+{
+	s32 w = *(volatile s32 *)&st->writes_in_flight;
+
+	if (w <= 0)
+		return 0;
+	return (u32)w < nr_in_flight ? (u32)w : nr_in_flight;
+}
+
+/*
+ * With nothing at the device (@nr_in_flight, the kernel's count, is 0) no
+ * write is in flight: the count starts over from 0, whatever completions
+ * of requests dispatched before the policy's state was (re)initialised
+ * took off it. A completion racing with this may take it to -1 again,
+ * which reads as 0 until the next idle moment settles it.
+ */
+ML_INLINE void ml_feat_settle(struct ml_feat_state *st, u32 nr_in_flight)
+{
+	s32 w = *(volatile s32 *)&st->writes_in_flight;
+
+	if (!nr_in_flight && w)
+		__sync_val_compare_and_swap(&st->writes_in_flight, w, 0);
+}
+
+/*
  * Computes the features @x of request @r from the state before it
  * arrives, then records the arrival in @st (last_arrival_ns,
  * last_arrival_end, seq_avg). x3 counts this arrival: whether the request
@@ -285,10 +387,11 @@ ML_INLINE void ml_features(struct ml_feat_state *st, const struct ml_req *r,
 	bool first = st->last_arrival_ns == 0;
 	s32 seq = !first && r->sector == st->last_arrival_end ? ML_ONE : 0;
 	u64 gap_us = 0;
-	u32 i, slot;
+	u32 i, slot, wif;
 
 	if (!first && r->now_ns > st->last_arrival_ns)
 		gap_us = (r->now_ns - st->last_arrival_ns) / 1000;
+	ml_feat_settle(st, r->nr_in_flight);
 	/* EWMA: avg += (sample - avg) / 8, floor; stays within [0, ML_ONE]. */
 	st->seq_avg += (seq - st->seq_avg) >> ML_SEQ_EWMA_SHIFT;
 
@@ -298,6 +401,9 @@ ML_INLINE void ml_features(struct ml_feat_state *st, const struct ml_req *r,
 	x[ML_F_SEQ] = st->seq_avg;
 	x[ML_F_INTERARRIVAL] = ml_log1p_q16(gap_us);
 	x[ML_F_IN_FLIGHT] = ml_log1p_q16(r->nr_in_flight);
+	wif = ml_writes_in_flight(st, r->nr_in_flight);
+	x[ML_F_WRITES_IN_FLIGHT] = ml_log1p_q16(wif);
+	x[ML_F_WRITE_VOLUME] = ml_log1p_q16(ml_write_vol_at(st, r->now_ns) >> ML_KIB_SHIFT);
 	x[ML_F_WAITING] = ml_log1p_q16(r->nr_waiting);
 	x[ML_F_PRIO] = r->prio_class == ML_PRIO_RT ? ML_ONE :
 		       r->prio_class == ML_PRIO_IDLE ? -ML_ONE : 0;
@@ -312,18 +418,48 @@ ML_INLINE void ml_features(struct ml_feat_state *st, const struct ml_req *r,
 	st->last_arrival_end = ml_end_sector(r->sector, r->bytes);
 }
 
-/* A request ending at @end_sector went to the device. */
-ML_INLINE void ml_feat_dispatched(struct ml_feat_state *st, u64 end_sector)
+/*
+ * A request of @bytes ending at @end_sector, a write if @write, went to
+ * the device at @now_ns. Under the device lock (as arrivals), so the write
+ * volume's read-modify-write needs no atomics; writes_in_flight does, for
+ * the completions.
+ */
+ML_INLINE void ml_feat_dispatched(struct ml_feat_state *st, u64 end_sector, bool write,
+				  u32 bytes, u64 now_ns)
 {
+	u64 vol;
+
 	st->last_dispatch_end = end_sector;
+	if (!write)
+		return;
+	__sync_fetch_and_add(&st->writes_in_flight, 1);
+	vol = ml_write_vol_at(st, now_ns) + bytes;
+	st->write_vol = vol > ML_WVOL_MAX ? ML_WVOL_MAX : vol;
+	if (now_ns > st->write_vol_ns)
+		st->write_vol_ns = now_ns;
 }
 
-/* A request completed after @service_ns at the device. */
+/*
+ * A request the policy dispatched left the device (completed, or was given
+ * back by the driver): a write leaves writes_in_flight. Once per dispatch.
+ */
+ML_INLINE void ml_feat_left(struct ml_feat_state *st, bool write)
+{
+	if (write)
+		__sync_fetch_and_add(&st->writes_in_flight, -1);
+}
+
+/*
+ * A request completed after @service_ns at the device. 0 is no
+ * measurement (a request other programs dispatched): nothing to remember.
+ */
 ML_INLINE void ml_feat_completed(struct ml_feat_state *st, u64 service_ns)
 {
 	u64 us = service_ns / 1000;
 	u32 head = st->service_head;
 
+	if (!service_ns)
+		return;
 	st->last_service_us[head & (ML_NR_SERVICE - 1)] = us > ML_U32_MAX ? ML_U32_MAX : (u32)us;
 	st->service_head = (head + 1) & (ML_NR_SERVICE - 1);
 }
@@ -334,24 +470,36 @@ ML_INLINE void ml_feat_completed(struct ml_feat_state *st, u64 service_ns)
 #define ML_SEQ_INPUTS 4			/* inputs of the sequential classifier (ml.h) */
 
 /*
+ * The ranges of struct ml_weights (Q16.16), named because the trainer
+ * saturates to them (ufq/ml_weights.hpp) and ufqctl checks pushed files
+ * against them (from the BTF tags): one definition for both. Literals, as
+ * UFQ_RANGE requires.
+ */
+#define ML_MEAN_MIN -4194304		/* in_mean within ±64 */
+#define ML_MEAN_MAX 4194304
+#define ML_SCALE_MIN 0			/* in_scale 0 .. 256 (0 ignores the feature) */
+#define ML_SCALE_MAX 16777216
+#define ML_WEIGHT_MIN -8388608		/* every other weight within ±128 */
+#define ML_WEIGHT_MAX 8388608
+
+/*
  * The model map's weights; the member names are the JSON keys of
  * `ufqctl model push ml` and what `bpftool map dump name ml_model` prints.
  * All Q16.16 unless said otherwise; the ranges are what ufqctl accepts.
  */
 struct ml_weights {
-	/* standardisation: z = (x - in_mean) * in_scale; mean within ±64 */
-	s32 in_mean[ML_NR_FEATURES] UFQ_RANGE(-4194304, 4194304);
-	/* scale 0 .. 256 (0 ignores the feature) */
-	s32 in_scale[ML_NR_FEATURES] UFQ_RANGE(0, 16777216);
-	/* hidden layer: w1[j][i] weighs input i into unit j; all weights within ±128 */
-	s32 w1[ML_HIDDEN][ML_NR_FEATURES] UFQ_RANGE(-8388608, 8388608);
-	s32 b1[ML_HIDDEN] UFQ_RANGE(-8388608, 8388608);
+	/* standardisation: z = (x - in_mean) * in_scale */
+	s32 in_mean[ML_NR_FEATURES] UFQ_RANGE(ML_MEAN_MIN, ML_MEAN_MAX);
+	s32 in_scale[ML_NR_FEATURES] UFQ_RANGE(ML_SCALE_MIN, ML_SCALE_MAX);
+	/* hidden layer: w1[j][i] weighs input i into unit j */
+	s32 w1[ML_HIDDEN][ML_NR_FEATURES] UFQ_RANGE(ML_WEIGHT_MIN, ML_WEIGHT_MAX);
+	s32 b1[ML_HIDDEN] UFQ_RANGE(ML_WEIGHT_MIN, ML_WEIGHT_MAX);
 	/* output: y = log2(service µs) */
-	s32 w2[ML_HIDDEN] UFQ_RANGE(-8388608, 8388608);
-	s32 b2 UFQ_RANGE(-8388608, 8388608);
+	s32 w2[ML_HIDDEN] UFQ_RANGE(ML_WEIGHT_MIN, ML_WEIGHT_MAX);
+	s32 b2 UFQ_RANGE(ML_WEIGHT_MIN, ML_WEIGHT_MAX);
 	/* the sequential classifier's starting weights (ml.h); all 0: the built-in ones */
-	s32 seq_w[ML_SEQ_INPUTS] UFQ_RANGE(-8388608, 8388608);
-	s32 seq_b UFQ_RANGE(-8388608, 8388608);
+	s32 seq_w[ML_SEQ_INPUTS] UFQ_RANGE(ML_WEIGHT_MIN, ML_WEIGHT_MAX);
+	s32 seq_b UFQ_RANGE(ML_WEIGHT_MIN, ML_WEIGHT_MAX);
 	/* requests the model was trained on (informational) */
 	u32 trained_on;
 	/* held-out median relative error (%) of the mean predictor, read and write */
@@ -531,17 +679,26 @@ ML_INLINE void ml_replay_arrival(struct ml_replay *rp, const struct ml_req *r,
 		rp->nr_waiting++;
 }
 
-ML_INLINE void ml_replay_dispatch(struct ml_replay *rp, u64 sector, u32 bytes)
+/* Request @r (its sector, bytes and direction) went to the device at @now_ns. */
+ML_INLINE void ml_replay_dispatch(struct ml_replay *rp, const struct ml_req *r, u64 now_ns)
 {
-	ml_feat_dispatched(&rp->st, ml_end_sector(sector, bytes));
+	ml_feat_dispatched(&rp->st, ml_end_sector(r->sector, r->bytes), r->write, r->bytes,
+			   now_ns);
 	if (rp->nr_waiting)
 		rp->nr_waiting--;
 	if (rp->nr_in_flight < ML_U32_MAX)
 		rp->nr_in_flight++;
 }
 
-ML_INLINE void ml_replay_complete(struct ml_replay *rp, u64 service_ns)
+/*
+ * A request (a write if @write) completed after @service_ns, 0 when not
+ * measured: as the policy's completion (ml_completion() in ml.h), it
+ * leaves the device either way, and only a measured one enters the
+ * service ring.
+ */
+ML_INLINE void ml_replay_complete(struct ml_replay *rp, bool write, u64 service_ns)
 {
+	ml_feat_left(&rp->st, write);
 	ml_feat_completed(&rp->st, service_ns);
 	if (rp->nr_in_flight)
 		rp->nr_in_flight--;

@@ -1,4 +1,4 @@
-// Fitting the ml policy's 12-8-1 network in double: standardisation, then mini-batch Adam.
+// Fitting the ml policy's 14-8-1 network in double: standardisation, then mini-batch Adam.
 // Hand-written: the network is tiny, and the trainer must be deterministic bit for bit, which
 // rules out library code with unspecified distributions or thread-dependent sums.
 #include "ufq/ml_train.hpp"
@@ -6,6 +6,8 @@
 #include <algorithm>
 #include <cmath>
 #include <random>
+
+#include "ufq/ml_weights.hpp" // the ranges to saturate to
 
 namespace ufq::ml {
 namespace {

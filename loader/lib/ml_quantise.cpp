@@ -5,9 +5,12 @@
 
 namespace ufq::ml {
 
-// 145 members of 4 bytes. A member added to the struct must be added below too, or `model
-// push` refuses the file as incomplete (ufq_unit_tests checks the JSON against ml.bpf.o).
-static_assert(sizeof(ml_weights) == 145 * 4, "struct ml_weights changed: update ml_quantise.cpp");
+// 4-byte members: in_mean, in_scale and the ML_HIDDEN rows of w1 per feature, and 25 others
+// (b1 8, w2 8, b2, seq_w 4, seq_b, trained_on, baseline_err_pct 2). A member added to the
+// struct must be added below too, or `model push` refuses the file as incomplete
+// (ufq_unit_tests checks the JSON against ml.bpf.o).
+static_assert(sizeof(ml_weights) == ((2 + ML_HIDDEN) * ML_NR_FEATURES + 25) * 4,
+              "struct ml_weights changed: update ml_quantise.cpp");
 
 ml_weights quantise(const Network& net, std::uint32_t trained_on,
                     const std::array<std::uint32_t, 2>& baseline_err_pct) {

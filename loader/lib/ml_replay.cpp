@@ -50,6 +50,17 @@ std::uint64_t p99_latency_ns(std::span<const ufq_trace_event> events,
     return lat[k];
 }
 
+// The request of `ev` as ml_insert() describes it.
+ml_req request_of(const ufq_trace_event& ev) {
+    ml_req req{};
+    req.sector = ev.sector;
+    req.bytes = ev.bytes;
+    req.write = ev.flags & 1; // UFQ_RQ_WRITE
+    req.prio_class = static_cast<u8>(ufq_ioprio_class(ev.ioprio));
+    req.now_ns = ev.insert_ns;
+    return req;
+}
+
 // Replays the usable events of one device (`indices`, in trace order) into `out`.
 void replay_device(std::span<const ufq_trace_event> events, std::span<const std::uint32_t> indices,
                    Replay& out) {
@@ -82,25 +93,17 @@ void replay_device(std::span<const ufq_trace_event> events, std::span<const std:
     std::array<ml_mean, 2> mean{};
     for (const Step& step : steps) {
         const ufq_trace_event& ev = events[step.event];
-        const bool write = ev.flags & 1; // UFQ_RQ_WRITE
+        const ml_req req = request_of(ev);
+        const bool write = req.write;
         switch (step.kind) {
         case ML_REPLAY_COMPLETE:
-            // As ml_completed(): a completion without a measured service time teaches nothing
+            // As ml_completion(): a completion without a measured service time teaches nothing
             // (neither the service ring nor the mean), but it leaves the device.
-            if (ev.service_ns) {
-                ml_replay_complete(&rp, ev.service_ns);
+            ml_replay_complete(&rp, write, ev.service_ns);
+            if (ev.service_ns)
                 ml_mean_update(&mean[write], ml_measured_log(ev.service_ns));
-            } else if (rp.nr_in_flight) {
-                rp.nr_in_flight--;
-            }
             break;
         case ML_REPLAY_ARRIVAL: {
-            ml_req req{};
-            req.sector = ev.sector;
-            req.bytes = ev.bytes;
-            req.write = write;
-            req.prio_class = static_cast<u8>(ufq_ioprio_class(ev.ioprio));
-            req.now_ns = ev.insert_ns;
             Sample s;
             ml_replay_arrival(&rp, &req, s.x.data());
             if (ev.insert_ns < first_completion || ev.insert_ns >= tail_from) {
@@ -117,7 +120,7 @@ void replay_device(std::span<const ufq_trace_event> events, std::span<const std:
             break;
         }
         case ML_REPLAY_DISPATCH:
-            ml_replay_dispatch(&rp, ev.sector, ev.bytes);
+            ml_replay_dispatch(&rp, &req, dispatch_ns(ev));
             break;
         }
     }

@@ -47,7 +47,7 @@ void add_model_train(CLI::App& model, Options& opts) {
         "Fit a policy's model on traces and write weights for model push.\n"
         "Only the ml policy has a trainer. Each trace (ufqctl trace record) is replayed in time\n"
         "order through the policy's own feature code, so every request gets the features the\n"
-        "policy computed when it arrived; a 12-8-1 ReLU network is fitted on log2 of the service\n"
+        "policy computed when it arrived; a 14-8-1 ReLU network is fitted on log2 of the service\n"
         "time (seeded mini-batch Adam), quantised to the policy's Q16.16 weights and written to\n"
         "FILE for ufqctl model push, replacing FILE atomically. A seeded draw holds out\n"
         "--holdout-pct of the requests; the report gives their median and p90 relative error\n"

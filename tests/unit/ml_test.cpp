@@ -158,6 +158,8 @@ TEST(MlFeatures, FirstArrivalFromAnEmptyState) {
     EXPECT_EQ(x[ML_F_PRIO], 0);
     for (int i = 0; i < ML_NR_SERVICE; ++i)
         EXPECT_EQ(x[ML_F_SERVICE0 + i], 0);
+    EXPECT_EQ(x[ML_F_WRITES_IN_FLIGHT], 0);
+    EXPECT_EQ(x[ML_F_WRITE_VOLUME], 0);
     EXPECT_EQ(st.last_arrival_ns, 5000u);
     EXPECT_EQ(st.last_arrival_end, 8u);
 }
@@ -170,7 +172,7 @@ TEST(MlFeatures, HandComputed) {
     st.last_arrival_ns = 1000000;
     st.last_arrival_end = 2048;
     st.seq_avg = kOne / 2;
-    ml_feat_dispatched(&st, 1000);
+    ml_feat_dispatched(&st, 1000, false, 4096, 1);
     ml_feat_completed(&st, 100999);   // 100 us (rounded down)
     ml_feat_completed(&st, 200000);   // 200 us
     ml_feat_completed(&st, 300000);   // 300 us, the most recent
@@ -431,7 +433,7 @@ TEST(MlReplay, CountsQueuesAndFeedsTheState) {
     r.nr_in_flight = 99;                        // ignored: the replay counts
     ml_replay_arrival(&rp, &r, x);
     EXPECT_EQ(x[ML_F_IN_FLIGHT], 0);
-    ml_replay_dispatch(&rp, 100, 4096);
+    ml_replay_dispatch(&rp, &r, 1500);
     r = request(108, 4096, false, 2000);
     ml_replay_arrival(&rp, &r, x);
     EXPECT_EQ(x[ML_F_IN_FLIGHT], kOne);         // log2(1 + 1)
@@ -441,10 +443,12 @@ TEST(MlReplay, CountsQueuesAndFeedsTheState) {
     ml_replay_arrival(&rp, &r, x);
     EXPECT_EQ(x[ML_F_WAITING], kOne);
     EXPECT_EQ(rp.nr_waiting, 2u);
-    ml_replay_complete(&rp, 63000);
+    ml_replay_complete(&rp, false, 63000);
     EXPECT_EQ(rp.nr_in_flight, 0u);
-    ml_replay_complete(&rp, 63000);             // more completions than dispatches: stays 0
+    ml_replay_complete(&rp, false, 63000);      // more completions than dispatches: stays 0
     EXPECT_EQ(rp.nr_in_flight, 0u);
+    ml_replay_complete(&rp, false, 0);          // not measured: as the policy, not in the ring
+    EXPECT_EQ(rp.st.service_head, 2u);
     r = request(5008, 4096, true, 4000);
     ml_replay_arrival(&rp, &r, x);
     EXPECT_EQ(x[ML_F_SERVICE0], 6 * kOne);      // log2(1 + 63)
@@ -620,7 +624,7 @@ struct Stream {
         s32 x[ML_NR_FEATURES];
         ml_features(&st, &r, x);
         const bool seq = ml_seq_classify(&clf, x);
-        ml_feat_dispatched(&st, ml_end_sector(sector, bytes));
+        ml_feat_dispatched(&st, ml_end_sector(sector, bytes), false, bytes, now);
         return seq;
     }
 };
@@ -759,6 +763,7 @@ struct MlSched : testing::Test {
         c.end_sector = ml_end_sector(v[i].sector, v[i].bytes);
         c.write = v[i].write;
         c.prio_class = v[i].prio;
+        c.bytes = v[i].bytes;
         return c;
     }
 
@@ -1127,19 +1132,27 @@ TEST_F(MlObject, ModelLayoutAndRanges) {
         ASSERT_NE(m, nullptr) << names[i];
         EXPECT_EQ(m->offset, offsets[i]) << names[i];
     }
-    std::string json = R"({"in_mean": [0,0,0,0,0,0,0,0,0,0,0,0], "in_scale": [)";
-    for (int i = 0; i < 12; ++i)
-        json += i ? ",65536" : "65536";
-    json += R"(], "w1": [)";
-    for (int j = 0; j < ML_HIDDEN; ++j) {
-        json += j ? ",[" : "[";
-        for (int i = 0; i < ML_NR_FEATURES; ++i)
-            json += std::string(i ? "," : "") + std::to_string(j * 100 + i);
-        json += "]";
-    }
-    json += R"(], "b1": [1,2,3,4,5,6,7,8], "w2": [1,1,1,1,1,1,1,1], "b2": 655360,
+    // A weights file for a model of `n` features (the 12-wide one predates the write-backlog
+    // features) with w1 having `row` elements in its fourth row.
+    auto weights_json = [](int n, int row) {
+        std::string j = R"({"in_mean": [)";
+        for (int i = 0; i < n; ++i)
+            j += i ? ",0" : "0";
+        j += R"(], "in_scale": [)";
+        for (int i = 0; i < n; ++i)
+            j += i ? ",65536" : "65536";
+        j += R"(], "w1": [)";
+        for (int r = 0; r < ML_HIDDEN; ++r) {
+            j += r ? ",[" : "[";
+            for (int i = 0; i < (r == 3 ? row : n); ++i)
+                j += std::string(i ? "," : "") + std::to_string(r * 100 + i);
+            j += "]";
+        }
+        return j + R"(], "b1": [1,2,3,4,5,6,7,8], "w2": [1,1,1,1,1,1,1,1], "b2": 655360,
                "seq_w": [131072, -65536, 0, 0], "seq_b": -32768, "trained_on": 1000,
                "baseline_err_pct": [40, 60]})";
+    };
+    const std::string json = weights_json(ML_NR_FEATURES, ML_NR_FEATURES);
     const std::vector<std::uint8_t> bytes = ufq::parse_weights(l, json, "w.json");
     ASSERT_EQ(bytes.size(), sizeof(ml_weights));
     ml_weights w;
@@ -1152,6 +1165,17 @@ TEST_F(MlObject, ModelLayoutAndRanges) {
     bad.replace(bad.find("655360"), 6, "9000000");
     EXPECT_THAT(ufq::test::error_message([&] { (void)ufq::parse_weights(l, bad, "w.json"); }),
                 testing::HasSubstr("b2: 9000000 is out of range -8388608..8388608"));
+    // The old 12-feature shape is refused by name, not read into the wrong places, and so is
+    // one short row of w1.
+    static_assert(ML_NR_FEATURES == 14);
+    EXPECT_THAT(ufq::test::error_message([&] {
+                    (void)ufq::parse_weights(l, weights_json(12, 12), "w.json");
+                }),
+                testing::HasSubstr("in_mean: expected 14 elements, got 12"));
+    EXPECT_THAT(ufq::test::error_message([&] {
+                    (void)ufq::parse_weights(l, weights_json(14, 13), "w.json");
+                }),
+                testing::HasSubstr("w1[3]: expected 14 elements, got 13"));
 }
 
 // The status map's value: what bpftool prints is laid out as the native struct.

@@ -27,8 +27,11 @@ check_ufq_accounting "$dev"
 
 # A model pushed while verified I/O runs: every decision uses one whole model.
 w=$UFQ_OUT/205-weights.json
-jq -n '{in_mean: [range(12) | 0], in_scale: [range(12) | 65536],
-	w1: [range(8) | [range(12) | 1024]], b1: [range(8) | 0],
+# As many features as the loaded object's struct ml_weights has (ML_NR_FEATURES).
+nf=$(bpftool -j map dump name ml_model | jq '.[0].formatted.value.slot[0].in_mean | length')
+[ "$nf" -gt 0 ] || fail "no in_mean in bpftool's dump of ml_model"
+jq -n --argjson nf "$nf" '{in_mean: [range($nf) | 0], in_scale: [range($nf) | 65536],
+	w1: [range(8) | [range($nf) | 1024]], b1: [range(8) | 0],
 	w2: [range(8) | 4096], b2: 655360, seq_w: [0, 0, 0, 0], seq_b: 0,
 	trained_on: 0, baseline_err_pct: [0, 0]}' >"$w"
 ml_load "$UFQ_OUT/205-push.json" 16 &

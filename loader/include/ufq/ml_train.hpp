@@ -3,8 +3,8 @@
 // The offline trainer of the ml policy's latency model (`ufqctl model train ml`).
 //
 // A trace from `ufqctl trace record` is replayed, in time order, through the policy's own
-// feature code (policies/ml_model.h compiled natively), which gives each request the twelve
-// features the policy computed when it arrived. A 12-8-1 ReLU network is fitted in double on
+// feature code (policies/ml_model.h compiled natively), which gives each request the fourteen
+// features the policy computed when it arrived. A 14-8-1 ReLU network is fitted in double on
 // y = log2(1 + service µs), the log scale the policy predicts in, then quantised to the
 // policy's Q16.16 struct ml_weights (ufq/ml_weights.hpp). Held-out requests measure the
 // relative error of service time of the float network, of the quantised one (through the
@@ -24,9 +24,9 @@
 
 namespace ufq::ml {
 
-inline constexpr std::size_t kFeatures = 12; // ML_NR_FEATURES
+inline constexpr std::size_t kFeatures = 14; // ML_NR_FEATURES
 inline constexpr std::size_t kHidden = 8;    // ML_HIDDEN
-// Fewer usable requests than this are refused: the network has 113 weights, and the median of
+// Fewer usable requests than this are refused: the network has 129 weights, and the median of
 // a held-out set of a few dozen requests says little.
 inline constexpr std::size_t kMinRequests = 1000;
 
@@ -80,12 +80,6 @@ struct Network {
 
     [[nodiscard]] double predict(const Features& x) const; // log2(1 + µs)
 };
-
-// The ranges struct ml_weights declares with UFQ_RANGE, in Q16.16 (ufq_unit_tests checks them
-// against the BTF of ml.bpf.o): what quantisation saturates to, and what `model push` accepts.
-inline constexpr std::int32_t kMeanMax = 4194304;    // in_mean within ±64
-inline constexpr std::int32_t kScaleMax = 16777216;  // in_scale within 0..256
-inline constexpr std::int32_t kWeightMax = 8388608;  // w1, b1, w2, b2 within ±128
 
 // round(v * 2^16), saturated to [lo, hi].
 [[nodiscard]] std::int32_t to_q16(double v, std::int32_t lo, std::int32_t hi);
