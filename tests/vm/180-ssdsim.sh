@@ -22,8 +22,10 @@
 # what is validated, do not change with the scale.
 # - fio verify=crc32c with zero errors under none, ufq without a policy and
 #   ufq with the deadline policy loaded by ufqctl;
-# - bad profiles and arguments are refused with one line and a non-zero
-#   exit;
+# - bad profiles and arguments (ids past ublk's 2^20 - 1 included) are
+#   refused with one line and a non-zero exit; `ssdsim remove` refuses a
+#   device whose server lives; `ssdsim stop` leaves alone a process that
+#   took the pid of a dead server;
 # - a stopped server (SIGTERM) exits and removes its device, also under
 #   load on a slowed-down device, without waiting out its queue;
 # - a killed server (SIGKILL) leaves no hung I/O: fio, busy on the device,
@@ -36,15 +38,6 @@
 SSDSIM=$UFQ_REPO/build/host/bin/ssdsim
 [ -x "$SSDSIM" ] || fail "$SSDSIM is not built"
 [ -e /dev/ublk-control ] || skip "no /dev/ublk-control (kernel without CONFIG_BLK_DEV_UBLK)"
-# Every server the helper still knows of (start_dev runs in a command
-# substitution, so the test cannot keep a list itself).
-cleanup_ssdsim() {
-	local f
-	for f in /run/ssdsim/*.pid; do
-		[ -e "$f" ] || continue
-		ssdsim stop "$(basename "$f" .pid)" 2>/dev/null || true
-	done
-}
 trap 'cleanup_policies; cleanup_ssdsim' EXIT
 
 start_dev() { # PROFILE [OPTIONS]: prints the device name
@@ -77,6 +70,9 @@ refused "cannot read" "$SSDSIM" serve /nonexistent.json
 refused "time-scale" "$SSDSIM" serve nvme --time-scale 0
 refused "more than the device's 16 tags" "$SSDSIM" predict nvme --job 'w:rw=randwrite,bs=4k,qd=17,ios=1'
 refused "not an ssdsim device" ssdsim stop sda
+# ublk device ids are 0 .. 2^20 - 1.
+refused "not in range 0 to 1048575" "$SSDSIM" serve nvme --id 1048576
+refused "not in range 0 to 1048575" "$SSDSIM" remove 1048576
 
 # ---- QD1 latencies against the model -----------------------------------------
 # The same jobs on a device whose model takes a fixed 1 ms per request
@@ -288,6 +284,21 @@ wait "$fio_pid" || true
 # The verified device, with its scheduler as it came.
 set_sched "$dev" "$shipped_sched"
 pid=$(ssdsim pid "$dev")
+# While its server lives, `ssdsim remove` (for devices a killed server
+# left) refuses it: deleting it would pull it from under its server.
+refused "is served by process $pid" "$SSDSIM" remove "${dev#ublkb}"
+[ -b "/dev/$dev" ] || fail "/dev/$dev went away after a refused remove"
+# `ssdsim stop` of a stale pid file whose pid now names another process
+# signals nothing, says so, and clears the file.
+sleep 60 &
+other=$!
+mkdir -p /run/ssdsim
+echo "$other" >/run/ssdsim/ublkb999.pid
+err=$(ssdsim stop ublkb999 2>&1) || fail "ssdsim stop of a stale pid file failed: $err"
+kill -0 "$other" 2>/dev/null || fail "ssdsim stop signalled process $other, not an ssdsim server"
+grep -q "process $other .* is not an ssdsim server" <<<"$err" || fail "ssdsim stop said: $err"
+[ ! -e /run/ssdsim/ublkb999.pid ] || fail "ssdsim stop left the stale pid file"
+kill "$other"
 kjson=$UFQ_OUT/180-killed.json
 fio --output-format=json --output="$kjson" --filename="/dev/$dev" "${fio_common[@]}" \
 	--time_based --runtime=60 --name=rw --rw=randrw --bs=16k --iodepth=8 >/dev/null 2>&1 &

@@ -17,13 +17,6 @@
 . "$(dirname "$0")/lib.sh"
 
 [ -e /dev/ublk-control ] || skip "no /dev/ublk-control (kernel without CONFIG_BLK_DEV_UBLK)"
-cleanup_ssdsim() {
-	local f
-	for f in /run/ssdsim/*.pid; do
-		[ -e "$f" ] || continue
-		ssdsim stop "$(basename "$f" .pid)" 2>/dev/null || true
-	done
-}
 
 # The shipped profile's time scale (50) gives ~100 requests a second under
 # this load; at 20 the device is still the bottleneck and a trace of 25 s

@@ -118,6 +118,16 @@ cleanup_policies() {
 }
 trap 'cleanup_policies; cleanup_nullb' EXIT
 
+# cleanup_ssdsim: stop every ssdsim server tools/vm/ssdsim still knows of
+# (tests start them in command substitutions, so they cannot keep a list).
+cleanup_ssdsim() {
+	local f
+	for f in /run/ssdsim/*.pid; do
+		[ -e "$f" ] || continue
+		ssdsim stop "$(basename "$f" .pid)" 2>/dev/null || true
+	done
+}
+
 iosched() { # DEV ATTR
 	local v
 	v=$(<"/sys/block/$1/queue/iosched/$2") && echo "$v"
