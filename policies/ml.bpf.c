@@ -4,16 +4,18 @@
  * service time is predicted at insert by a small integer network (weights
  * pushed by `ufqctl model push ml`, trained by `ufqctl model train ml`
  * from a trace) or, before a push, by each direction's running mean; the
- * device is only given requests while the predicted time of what it holds
- * stays within a window; sequential streams go in sector-ordered batches.
+ * device is only given writes while the predicted time of the writes it
+ * holds stays within a window, and writes hold at most a share of the
+ * scheduler tags; sequential streams go in sector-ordered batches.
  * The decisions are in ml.h, the model in ml_model.h; this file keeps the
  * state in maps and talks to the kernel.
  *
  * Maps (bpftool map dump name ...):
- *   ml_tunables     targets, window, batches, learning (ufqctl set ml ...)
+ *   ml_tunables     targets, window, write depth, batches, learning
+ *                   (ufqctl set ml ...)
  *   ml_model        the network and the classifier's starting weights
  *   ml_status       each device's state at its ufq id: features, classifier,
- *                   corrections, in-flight sum, totals
+ *                   corrections, writes' in-flight sum, totals
  *   ufq_pred_error  the prediction error per device and direction (SDK)
  * Completions feed the SDK's latency histograms and traces
  * (ufq_sdk_completed), so `ufqctl stats` and `ufqctl trace record` work.
@@ -77,6 +79,33 @@ static const struct ml_weights *model(u64 *gen)
 	return ufq_model_live(m, gen);
 }
 
+/* The device's hardware tags, all queues: what the read reserve keeps some of. */
+static __always_inline u32 device_slots(const struct ufq_sched *sched)
+{
+	u64 slots = (u64)sched->hw_queue_depth * sched->nr_hw_queues;
+
+	return slots < ML_U32_MAX ? (u32)slots : ML_U32_MAX;
+}
+
+/*
+ * Limits the scheduler tags of everything but sync reads to what
+ * write_depth_pct allows of nr_requests, when that changed (a tunable set,
+ * queue/nr_requests written, or the device bound again). Not applied:
+ * tried again at the next dispatch.
+ */
+static void apply_write_depth(struct ufq_sched *sched, struct ml_dev *d,
+			      const struct ml_tunables *t)
+{
+	u32 depth = ml_write_depth(t->write_depth_pct, sched->nr_requests);
+
+	if (depth == d->write_depth)
+		return;
+	if (ufq_set_depth_limit(sched, UFQ_DEPTH_SYNC_WRITE, depth) ||
+	    ufq_set_depth_limit(sched, UFQ_DEPTH_ASYNC, depth))
+		return;
+	d->write_depth = depth;
+}
+
 s32 UFQ_OP(ml_init_dev, struct ufq_sched *sched)
 {
 	const struct ml_weights *w;
@@ -97,8 +126,8 @@ s32 UFQ_OP(ml_init_dev, struct ufq_sched *sched)
 	if (d->dev == sched->dev && d->bound) {
 		/*
 		 * The programs were replaced in place: the requests the old
-		 * ones dispatched still complete here, so the in-flight sum
-		 * and everything learnt stay.
+		 * ones dispatched still complete here, so the in-flight sum,
+		 * the depth limit and everything learnt stay.
 		 */
 		return 0;
 	}
@@ -107,9 +136,10 @@ s32 UFQ_OP(ml_init_dev, struct ufq_sched *sched)
 		ml_dev_rebind(d);
 		if (gen != d->model_gen)
 			ml_dev_new_model(d, w, gen);
-		return 0;
+	} else {
+		ml_dev_init(d, sched->dev, w, gen);
 	}
-	ml_dev_init(d, sched->dev, w, gen);
+	apply_write_depth(sched, d, t);
 	return 0;
 }
 
@@ -162,6 +192,7 @@ s32 UFQ_OP(ml_insert, struct ufq_sched *sched, struct request *rq, u64 flags)
 
 	r.nr_in_flight = ufq_nr_in_flight(sched);
 	r.nr_waiting = sched->nr_waiting;
+	ml_arrived(d, t, r.write, r.now_ns);
 	ml_features(&d->feat, &r, x);
 	ml_predict(d, w, r.write, x, &p);
 	if (t->use_classifier)
@@ -174,7 +205,10 @@ s32 UFQ_OP(ml_insert, struct ufq_sched *sched, struct request *rq, u64 flags)
 	 * one dispatch() would pick next: dispatch it now and save the call.
 	 */
 	if (!sched->nr_waiting && !sched->nr_ready &&
-	    ml_admit(t, ml_inflight_settle(d, r.nr_in_flight, 0), r.nr_in_flight, p.pred_us) &&
+	    !(r.write && ml_reserve_holds(t->read_reserve, device_slots(sched), r.nr_in_flight,
+					  r.now_ns, d->reads_until_ns)) &&
+	    ml_admit(t, ml_inflight_settle(d, r.nr_in_flight, 0),
+		     ml_writes_in_flight(&d->feat, r.nr_in_flight), r.write, p.pred_us) &&
 	    !ufq_direct_dispatch(sched, rq)) {
 		ml_dispatched_direct(d, &r, p.pred_us);
 		return 0;
@@ -231,7 +265,9 @@ static void look(struct ufq_sched *sched, struct ml_dev *d, const struct ml_tuna
 			peek(sched, ML_Q_SEQ, ml_batch_key(d), 0, &v->seq_next);
 	}
 	v->nr_in_flight = in_flight + ready;
-	v->inflight_pred_ns = ml_inflight_settle(d, in_flight, ready);
+	v->nr_writes = ml_writes_in_flight(&d->feat, v->nr_in_flight);
+	v->slots = device_slots(sched);
+	v->write_pred_ns = ml_inflight_settle(d, in_flight, ready);
 	v->now_ns = bpf_ktime_get_ns();
 }
 
@@ -250,13 +286,17 @@ void UFQ_OP(ml_dispatch, struct ufq_sched *sched)
 		return;
 	}
 	c = &s->c;
+	apply_write_depth(sched, d, t);
 	look(sched, d, t, s);
 	ml_pick(d, t, &s->v, c);
 	if (c->queue < 0) {
 		if (c->held) {
 			/* completed() kicks too; this is in case nothing completes soon */
 			d->held = 1;
-			d->holds++;
+			if (c->held == 2)
+				d->reserve_holds++;
+			else
+				d->holds++;
 			ufq_kick_after(sched, c->retry_ns);
 		}
 		return;
@@ -290,7 +330,7 @@ void UFQ_OP(ml_completed, struct ufq_sched *sched, struct request *rq, u64 wait_
 				   d->model_gen);
 	}
 	ml_completion(d, t, cookie, service_ns, gen == d->model_gen);
-	/* Held back by the window: the room this completion made may be enough. */
+	/* A write held back: the room this completion made may be enough. */
 	if (d->held)
 		ufq_kick_after(sched, 0);
 }

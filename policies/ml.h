@@ -30,14 +30,21 @@
  *  1. aging: a request that waited max_latency_target_us goes first,
  *     the one that waited longest of both queues, whatever the window
  *     (so nothing starves, whatever the predictions);
- *  2. admission: nothing goes while the predicted service time of what is
- *     in flight plus that of the candidate exceeds latency_window_us,
- *     unless nothing is in flight (one request always goes); dispatch()
- *     then asks for a kick, and every completion while held asks for one
- *     too. Like ADIOS bounding its batches by predicted latency, this keeps
- *     the device's queue short in time, not in requests, so a read that
- *     arrives behind a burst of slow writes waits in the scheduler, where
- *     EDF can still put it first, not in the device;
+ *  2. admission: a write does not go while the predicted service time of
+ *     the writes in flight plus its own exceeds latency_window_us, unless
+ *     no write is in flight (one always goes); dispatch() then asks for a
+ *     kick, and every completion while held asks for one too. Like ADIOS
+ *     bounding its batches by predicted latency, this keeps the device's
+ *     queue of writes short in time, not in requests, so a read that
+ *     arrives behind a burst of slow writes finds the device nearly free
+ *     of them. Reads are never held: the window is there for them, and a
+ *     sum of service times over-counts a device that serves several
+ *     requests at once (bounding reads too held the benchmark's 4-tag
+ *     null_blk to a quarter of its IOPS). While a read arrived within the
+ *     last read_target_us, a write also waits when it would leave fewer
+ *     than read_reserve of the device's hardware tags free, so that the
+ *     next read goes to the device at once instead of waiting there for
+ *     a write to finish (ml_reserve_holds());
  *  3. a sequential batch in progress continues in ascending sector order
  *     from where its last request ended, up to the batch size chosen when
  *     it started: seq_batch_small while queue 1 holds fewer than
@@ -54,12 +61,19 @@
  * the stream continued (it starts where this request ended), and a wrong
  * decision moves the weights by 1/16 of the inputs, clamped to ±8.
  *
- * In-flight predicted sum (struct ml_dev.inflight_pred_ns): added at
- * dispatch (from the key), subtracted at completion (from the cookie) or
- * requeue, with atomic adds, since completions run on any CPU. A merge
- * of a dispatched request or a request dispatched by earlier programs can
- * leave it off: it is read as at least 0 and set to 0 whenever the device
- * is idle (ml_inflight_settle()).
+ * Writes' in-flight predicted sum (struct ml_dev.write_pred_ns): a
+ * write's prediction is added at dispatch (from the key), subtracted at
+ * completion (from the cookie) or requeue, with atomic adds, since
+ * completions run on any CPU. A merge of a dispatched request or a
+ * request dispatched by earlier programs can leave it off: it is read as
+ * at least 0 and set to 0 whenever the device is idle
+ * (ml_inflight_settle()).
+ *
+ * Scheduler tags (ml_write_depth()). The policy only orders requests that
+ * hold a scheduler tag; a write flood would take them all and leave a
+ * reader waiting for a tag before ml sees it. Writes and async requests
+ * may hold write_depth_pct percent of them (mq-deadline's async_depth,
+ * kyber's and lanes' write depth do the same).
  */
 #ifndef UFQ_POLICY_ML_H
 #define UFQ_POLICY_ML_H
@@ -82,9 +96,26 @@ enum ml_dir { ML_READ = 0, ML_WRITE = 1, ML_NR_DIRS = 2 };
 #define ML_DEFAULT_READ_TARGET_US 2000
 #define ML_DEFAULT_WRITE_TARGET_US 20000
 #define ML_DEFAULT_MAX_LATENCY_TARGET_US 500000
-#define ML_DEFAULT_LATENCY_WINDOW_US 2000
+/*
+ * Off by default: on the benchmark's device-bound null_blk (1 ms, 4 tags)
+ * under a 64k write flood at QD32 beside a 4k reader at QD2, a 2000 us
+ * window cut the writer to 734 IOPS from 2152 with it off, for a reader
+ * p99 of 3.9 ms against 4.2 (one boot, 2026-12-07); the read reserve and
+ * the write depth protect the reader at less cost. Set it for a device
+ * whose writes serialise.
+ */
+#define ML_DEFAULT_LATENCY_WINDOW_US 0
+/* 6 of nr_requests' 8 on a 4-tag device: a QD2 reader always finds a tag */
+#define ML_DEFAULT_WRITE_DEPTH_PCT 75
+#define ML_DEFAULT_READ_RESERVE 1
 #define ML_DEFAULT_ONLINE_LEARNING 1
-#define ML_DEFAULT_LR_SHIFT 6
+/*
+ * 2^-8: the correction follows drift over a few hundred completions, not
+ * each one's noise. On ssdsim in the VM (tests/vm/200-ml.sh) the live
+ * median error of reads and writes after a push was 26% and 31% at 2^-6,
+ * 22% and 29% at 2^-8, 22% and 25% with no online learning.
+ */
+#define ML_DEFAULT_LR_SHIFT 8
 #define ML_DEFAULT_SEQ_BATCH_SMALL 8
 #define ML_DEFAULT_SEQ_BATCH_MEDIUM 32
 #define ML_DEFAULT_SEQ_BATCH_LARGE 64
@@ -99,8 +130,12 @@ struct ml_tunables {
 	u32 write_target_us UFQ_TUNABLE(ML_DEFAULT_WRITE_TARGET_US, 10, 10000000);
 	/* a request that waited this long goes first (below the 10 s watchdog) */
 	u32 max_latency_target_us UFQ_TUNABLE(ML_DEFAULT_MAX_LATENCY_TARGET_US, 1000, 5000000);
-	/* predicted service time in flight at most (one request always goes); 0: no limit */
+	/* predicted service time of the writes in flight at most (one always goes); 0: no limit */
 	u32 latency_window_us UFQ_TUNABLE(ML_DEFAULT_LATENCY_WINDOW_US, 0, 1000000);
+	/* scheduler tags writes and async requests may hold, % of nr_requests; 100: all */
+	u32 write_depth_pct UFQ_TUNABLE(ML_DEFAULT_WRITE_DEPTH_PCT, 1, 100);
+	/* hardware tags kept free for reads while reads arrive; 0: none */
+	u32 read_reserve UFQ_TUNABLE(ML_DEFAULT_READ_RESERVE, 0, 1024);
 	/* 1: the correction and the classifier learn from every completion and arrival */
 	u32 online_learning UFQ_TUNABLE(ML_DEFAULT_ONLINE_LEARNING, 0, 1);
 	/* the correction's learning rate is 2^-lr_shift */
@@ -122,6 +157,8 @@ ML_INLINE void ml_tunables_default(struct ml_tunables *t)
 	t->write_target_us = ML_DEFAULT_WRITE_TARGET_US;
 	t->max_latency_target_us = ML_DEFAULT_MAX_LATENCY_TARGET_US;
 	t->latency_window_us = ML_DEFAULT_LATENCY_WINDOW_US;
+	t->write_depth_pct = ML_DEFAULT_WRITE_DEPTH_PCT;
+	t->read_reserve = ML_DEFAULT_READ_RESERVE;
 	t->online_learning = ML_DEFAULT_ONLINE_LEARNING;
 	t->lr_shift = ML_DEFAULT_LR_SHIFT;
 	t->seq_batch_small = ML_DEFAULT_SEQ_BATCH_SMALL;
@@ -156,6 +193,20 @@ ML_INLINE u32 ml_batch_size(const struct ml_tunables *t, u32 nr_seq)
 	else
 		n = t->seq_batch_large;
 	return n ? n : 1;
+}
+
+/*
+ * The scheduler tags writes and async requests may hold on a device of
+ * @nr_requests: @pct percent of them, at least 1; 0 (no limit) at 100%.
+ */
+ML_INLINE u32 ml_write_depth(u32 pct, u32 nr_requests)
+{
+	u64 depth;
+
+	if (pct >= 100)
+		return 0;
+	depth = (u64)nr_requests * pct / 100;
+	return depth ? (u32)depth : 1;
 }
 
 /* ---- keys --------------------------------------------------------------------------------- */
@@ -406,7 +457,7 @@ ML_INLINE void ml_seq_learn(struct ml_seq_clf *c, bool continued, bool learn)
  * One device's state, at its ufq id in the map ml_status
  * (`bpftool map dump name ml_status`). Changed under the device lock by
  * insert and dispatch; completions (any CPU, interrupt context) change
- * inflight_pred_ns with atomic adds, and the service ring, the means and
+ * write_pred_ns with atomic adds, and the service ring, the means and
  * the corrections with plain stores, where a race loses one sample of a
  * statistic and nothing else (each value stays within its bounds).
  */
@@ -415,7 +466,9 @@ struct ml_dev {
 	u32 bound;			/* between init_dev and exit_dev */
 	u32 held;			/* the last dispatch() held a request back */
 	u64 model_gen;			/* the corrections and classifier follow this push */
-	s64 inflight_pred_ns;		/* predicted service time in flight; read as >= 0 */
+	s64 write_pred_ns;		/* predicted service time of the writes in flight; read as >= 0 */
+	u32 write_depth;		/* the write depth limit applied; 0: none */
+	u32 reserved;
 
 	struct ml_feat_state feat;
 	struct ml_seq_clf clf;
@@ -433,6 +486,8 @@ struct ml_dev {
 	u64 dispatched[ML_NR_QUEUES];
 	u64 aged;			/* dispatched by aging */
 	u64 holds;			/* dispatch() calls the window held back */
+	u64 reserve_holds;		/* dispatch() calls the read reserve held back */
+	u64 reads_until_ns;		/* reads are recent until then (the read reserve) */
 	u64 batches;			/* sequential batches started */
 	u64 requeued;
 	u64 completed;
@@ -446,7 +501,8 @@ ML_INLINE void ml_dev_init(struct ml_dev *d, u64 dev, const struct ml_weights *w
 	d->bound = 1;
 	d->held = 0;
 	d->model_gen = gen;
-	d->inflight_pred_ns = 0;
+	d->write_pred_ns = 0;
+	d->write_depth = 0;
 	ml_feat_init(&d->feat);
 	ml_seq_init(&d->clf, w);
 	d->clf.decisions = 0;
@@ -465,6 +521,8 @@ ML_INLINE void ml_dev_init(struct ml_dev *d, u64 dev, const struct ml_weights *w
 	d->direct = 0;
 	d->aged = 0;
 	d->holds = 0;
+	d->reserve_holds = 0;
+	d->reads_until_ns = 0;
 	d->batches = 0;
 	d->requeued = 0;
 	d->completed = 0;
@@ -479,7 +537,8 @@ ML_INLINE void ml_dev_rebind(struct ml_dev *d)
 {
 	d->bound = 1;
 	d->held = 0;
-	d->inflight_pred_ns = 0;
+	d->write_pred_ns = 0;
+	d->write_depth = 0;		/* the kernel removed it when the device left */
 	d->feat.writes_in_flight = 0;
 	d->batch = 0;
 	d->clf.pending = 0;
@@ -541,23 +600,65 @@ ML_INLINE void ml_learn_completion(struct ml_dev *d, const struct ml_tunables *t
 		ml_correction_update(&d->corr[dir], ml_cookie_y(cookie), m, t->lr_shift);
 }
 
-/* ---- in-flight predicted sum -------------------------------------------------------------- */
-
 /*
- * Dispatch adds a request's prediction as its key carries it, completion
- * subtracts it from the cookie: both quantised alike, so nothing is left
- * over per request.
+ * Until when reads are recent after a request (@write or a read) arrived
+ * at @now_ns, if they were until @until: a read keeps them recent, and the
+ * read reserve up, for @read_target_us. In BPF a global function, so that
+ * insert's paths do not split on the direction here (see ml_msb()).
  */
-ML_INLINE void ml_inflight_add(struct ml_dev *d, u32 pred_us)
+#ifdef __bpf__
+__noinline u64 ml_reads_until(u64 until, bool write, u64 now_ns, u32 read_target_us)
+#else
+static inline u64 ml_reads_until(u64 until, bool write, u64 now_ns, u32 read_target_us)
+#endif
 {
-	__sync_fetch_and_add(&d->inflight_pred_ns,
-			     (s64)ml_pred_quantise(pred_us) * (s64)ML_NSEC_PER_USEC);
+	return write ? until : now_ns + (u64)read_target_us * ML_NSEC_PER_USEC;
 }
 
-ML_INLINE void ml_inflight_sub(struct ml_dev *d, u32 pred_us)
+ML_INLINE void ml_arrived(struct ml_dev *d, const struct ml_tunables *t, bool write, u64 now_ns)
 {
-	__sync_fetch_and_add(&d->inflight_pred_ns,
-			     -(s64)ml_pred_quantise(pred_us) * (s64)ML_NSEC_PER_USEC);
+	d->reads_until_ns = ml_reads_until(d->reads_until_ns, write, now_ns, t->read_target_us);
+}
+
+/*
+ * Whether a write must wait so that @reserve of the device's @slots
+ * hardware tags stay free for reads, with @nr_in_flight requests at the
+ * device, at @now_ns, reads being recent until @reads_until_ns. Never when
+ * the reserve would leave writes no tag. In BPF a global function, for
+ * the reason ml_msb() is one: insert's paths are near the verifier's limit.
+ */
+#ifdef __bpf__
+__noinline bool ml_reserve_holds(u32 reserve, u32 slots, u32 nr_in_flight, u64 now_ns,
+				 u64 reads_until_ns)
+#else
+static inline bool ml_reserve_holds(u32 reserve, u32 slots, u32 nr_in_flight, u64 now_ns,
+				    u64 reads_until_ns)
+#endif
+{
+	if (!reserve || slots <= reserve || now_ns >= reads_until_ns)
+		return false;
+	return (u64)nr_in_flight + reserve >= slots;
+}
+
+/* ---- writes' in-flight predicted sum ------------------------------------------------------ */
+
+/*
+ * Dispatch adds a write's prediction as its key carries it, completion
+ * subtracts it from the cookie: both quantised alike, so nothing is left
+ * over per request. Reads are not counted.
+ */
+ML_INLINE void ml_inflight_add(struct ml_dev *d, bool write, u32 pred_us)
+{
+	if (write)
+		__sync_fetch_and_add(&d->write_pred_ns,
+				     (s64)ml_pred_quantise(pred_us) * (s64)ML_NSEC_PER_USEC);
+}
+
+ML_INLINE void ml_inflight_sub(struct ml_dev *d, bool write, u32 pred_us)
+{
+	if (write)
+		__sync_fetch_and_add(&d->write_pred_ns,
+				     -(s64)ml_pred_quantise(pred_us) * (s64)ML_NSEC_PER_USEC);
 }
 
 /*
@@ -568,31 +669,32 @@ ML_INLINE void ml_inflight_sub(struct ml_dev *d, u32 pred_us)
  */
 ML_INLINE u64 ml_inflight_settle(struct ml_dev *d, u32 nr_in_flight, u32 nr_ready)
 {
-	s64 v = *(volatile s64 *)&d->inflight_pred_ns;
+	s64 v = *(volatile s64 *)&d->write_pred_ns;
 
 	if (!nr_in_flight && !nr_ready && v) {
-		__sync_val_compare_and_swap(&d->inflight_pred_ns, v, 0);
+		__sync_val_compare_and_swap(&d->write_pred_ns, v, 0);
 		return 0;
 	}
 	if (v < 0) {
-		__sync_val_compare_and_swap(&d->inflight_pred_ns, v, 0);
+		__sync_val_compare_and_swap(&d->write_pred_ns, v, 0);
 		return 0;
 	}
 	return (u64)v;
 }
 
 /*
- * Whether a request predicted at @pred_us may go to the device with
- * @inflight_ns predicted in flight for @nr_in_flight requests.
+ * Whether a request (@write or a read) predicted at @pred_us may go to
+ * the device with @writes_ns predicted for the @nr_writes writes in
+ * flight. Reads always may.
  */
-ML_INLINE bool ml_admit(const struct ml_tunables *t, u64 inflight_ns, u32 nr_in_flight,
+ML_INLINE bool ml_admit(const struct ml_tunables *t, u64 writes_ns, u32 nr_writes, bool write,
 			u32 pred_us)
 {
 	u64 window = (u64)t->latency_window_us * ML_NSEC_PER_USEC;
 
-	if (!window || !nr_in_flight)
+	if (!window || !write || !nr_writes)
 		return true;
-	return inflight_ns + (u64)pred_us * ML_NSEC_PER_USEC <= window;
+	return writes_ns + (u64)pred_us * ML_NSEC_PER_USEC <= window;
 }
 
 /* ---- completion and requeue --------------------------------------------------------------- */
@@ -608,7 +710,7 @@ ML_INLINE void ml_completion(struct ml_dev *d, const struct ml_tunables *t, u64 
 			     u64 service_ns, bool same_model)
 {
 	if (!ml_cookie_requeued(cookie)) {
-		ml_inflight_sub(d, ml_cookie_pred_us(cookie));
+		ml_inflight_sub(d, ml_cookie_write(cookie), ml_cookie_pred_us(cookie));
 		ml_feat_left(&d->feat, ml_cookie_write(cookie));
 	}
 	__sync_fetch_and_add(&d->completed, 1);
@@ -623,7 +725,7 @@ ML_INLINE void ml_completion(struct ml_dev *d, const struct ml_tunables *t, u64 
  */
 ML_INLINE u64 ml_requeued(struct ml_dev *d, u64 cookie)
 {
-	ml_inflight_sub(d, ml_cookie_pred_us(cookie));
+	ml_inflight_sub(d, ml_cookie_write(cookie), ml_cookie_pred_us(cookie));
 	ml_feat_left(&d->feat, ml_cookie_write(cookie));
 	__sync_fetch_and_add(&d->requeued, 1);
 	return cookie | ML_COOKIE_REQUEUED;
@@ -654,8 +756,10 @@ struct ml_view {
 	struct ml_cand seq_oldest;	/* queue 1's oldest */
 	struct ml_cand seq_next;	/* queue 1's first at or after batch_pos */
 	struct ml_cand old[ML_NR_QUEUES]; /* each queue's oldest, when past the target */
-	u64 inflight_pred_ns;		/* ml_inflight_settle() */
+	u64 write_pred_ns;		/* ml_inflight_settle() */
 	u32 nr_in_flight;		/* at the device or dispatched for it */
+	u32 nr_writes;			/* writes of them: ml_writes_in_flight() */
+	u32 slots;			/* the device's hardware tags, all queues */
 	u32 reserved;
 	u64 now_ns;
 };
@@ -677,7 +781,7 @@ struct ml_choice {
 	s32 queue;			/* -1: nothing goes now */
 	enum ml_from from;
 	enum ml_why why;
-	u32 held;			/* 1: the window held the candidate back */
+	u32 held;			/* 1: the window held the candidate back, 2: the read reserve */
 	u64 key;			/* for ML_FROM_KEY */
 	u64 retry_ns;			/* when held: kick dispatch again after this */
 	struct ml_cand cand;		/* the request chosen */
@@ -745,20 +849,29 @@ ML_INLINE void ml_pick(const struct ml_dev *d, const struct ml_tunables *t,
 		return;		/* counted but not peeked: emptied under us */
 	}
 
-	/* 2. The admission window, for all but aged requests. */
-	if (ml_admit(t, v->inflight_pred_ns, v->nr_in_flight, c->pred_us))
+	/* 2. The read reserve and the admission window, for writes that did not age. */
+	if (c->cand.write && ml_reserve_holds(t->read_reserve, v->slots, v->nr_in_flight, v->now_ns,
+					      d->reads_until_ns)) {
+		c->queue = -1;
+		c->held = 2;
+		/* completions kick; at the latest, when reads stop being recent */
+		c->retry_ns = d->reads_until_ns > v->now_ns ? d->reads_until_ns - v->now_ns : 0;
+		if (c->retry_ns < ML_KICK_MIN_NS)
+			c->retry_ns = ML_KICK_MIN_NS;
+		return;
+	}
+	if (ml_admit(t, v->write_pred_ns, v->nr_writes, c->cand.write, c->pred_us))
 		return;
 	window = (u64)t->latency_window_us * ML_NSEC_PER_USEC;
-	excess = v->inflight_pred_ns + (u64)c->pred_us * ML_NSEC_PER_USEC - window;
+	excess = v->write_pred_ns + (u64)c->pred_us * ML_NSEC_PER_USEC - window;
 	c->queue = -1;
 	c->held = 1;
 	/*
 	 * Completions kick dispatch while held; this is the backstop: about
-	 * when enough of what is in flight should have completed, spread
-	 * over the requests at the device, between the kernel's shortest
-	 * kick and the window itself.
+	 * when enough of the writes in flight should have completed, spread
+	 * over them, between the kernel's shortest kick and the window itself.
 	 */
-	c->retry_ns = excess / (v->nr_in_flight ? v->nr_in_flight : 1);
+	c->retry_ns = excess / (v->nr_writes ? v->nr_writes : 1);
 	if (c->retry_ns < ML_KICK_MIN_NS)
 		c->retry_ns = ML_KICK_MIN_NS;
 	if (c->retry_ns > window)
@@ -788,7 +901,7 @@ ML_INLINE void ml_dispatched(struct ml_dev *d, const struct ml_tunables *t,
 	d->held = 0;
 	/* at the time the view was taken: the trace's dispatch time is a little later */
 	ml_feat_dispatched(&d->feat, c->cand.end_sector, c->cand.write, c->cand.bytes, v->now_ns);
-	ml_inflight_add(d, c->pred_us);
+	ml_inflight_add(d, c->cand.write, c->pred_us);
 }
 
 /*
@@ -802,7 +915,7 @@ ML_INLINE void ml_dispatched_direct(struct ml_dev *d, const struct ml_req *r, u3
 	d->direct++;
 	ml_feat_dispatched(&d->feat, ml_end_sector(r->sector, r->bytes), r->write, r->bytes,
 			   r->now_ns);
-	ml_inflight_add(d, pred_us);
+	ml_inflight_add(d, r->write, pred_us);
 }
 
 #endif /* UFQ_POLICY_ML_H */

@@ -165,19 +165,19 @@ TEST_F(MlBacklogDev, CompletionTakesTheWriteOffOnce) {
     ml_dispatched_direct(&d, &r, 100);
     EXPECT_EQ(d.feat.writes_in_flight, 2);
     EXPECT_EQ(d.feat.write_vol, 16384u);
-    EXPECT_EQ(d.inflight_pred_ns, 200000);
+    EXPECT_EQ(d.write_pred_ns, 200000);
     // Requeued: it leaves now, and its completion does not take it off again.
     const u64 requeued = ml_requeued(&d, write_cookie());
     EXPECT_TRUE(ml_cookie_requeued(requeued));
     EXPECT_EQ(d.feat.writes_in_flight, 1);
     ml_completion(&d, &t, requeued, 500000, true);
     EXPECT_EQ(d.feat.writes_in_flight, 1);
-    EXPECT_EQ(d.inflight_pred_ns, 100000);
+    EXPECT_EQ(d.write_pred_ns, 100000);
     EXPECT_EQ(d.requeued, 1u);
     // Not measured (0): it leaves the device, but neither the ring nor the mean learn.
     ml_completion(&d, &t, write_cookie(), 0, true);
     EXPECT_EQ(d.feat.writes_in_flight, 0);
-    EXPECT_EQ(d.inflight_pred_ns, 0);
+    EXPECT_EQ(d.write_pred_ns, 0);
     EXPECT_EQ(d.completed, 2u);
     EXPECT_EQ(d.mean[ML_WRITE].samples, 1u);     // the requeued one's 500 us only
     EXPECT_EQ(d.feat.service_head, 1u);

@@ -737,6 +737,7 @@ struct MlSched : testing::Test {
     u64 now = 1000000000;
     int next_id = 0;
     u32 kicks = 0;
+    u32 slots = 0;                      // the device's hardware tags; 0: unknown, no reserve
 
     void SetUp() override {
         ml_tunables_default(&t);
@@ -749,6 +750,7 @@ struct MlSched : testing::Test {
         r.key = queue == ML_Q_SEQ ? ml_key_seq(sector, pred_us)
                                   : ml_key_edf(now + ml_target_ns(&t, write, prio), pred_us);
         q[queue].push_back(r);
+        ml_arrived(&d, &t, write, now);
         return r.id;
     }
 
@@ -796,7 +798,10 @@ struct MlSched : testing::Test {
         if (d.batch)
             v.seq_next = cand(q[ML_Q_SEQ], first_from(q[ML_Q_SEQ], ml_batch_key(&d)));
         v.nr_in_flight = static_cast<u32>(device.size());
-        v.inflight_pred_ns = ml_inflight_settle(&d, v.nr_in_flight, 0);
+        for (const Rq& r : device)
+            v.nr_writes += r.write;
+        v.write_pred_ns = ml_inflight_settle(&d, v.nr_in_flight, 0);
+        v.slots = slots;
         v.now_ns = now;
         return v;
     }
@@ -829,7 +834,7 @@ struct MlSched : testing::Test {
     // The oldest request at the device completes, as completed() handles it.
     void complete() {
         ASSERT_FALSE(device.empty());
-        ml_inflight_sub(&d, device.front().pred_us);
+        ml_inflight_sub(&d, device.front().write, device.front().pred_us);
         device.erase(device.begin());
     }
 
@@ -927,36 +932,45 @@ TEST_F(MlSched, BatchGoesUpInSectorOrder) {
     EXPECT_EQ(d.feat.last_dispatch_end, 208u);
 }
 
-// The window: with 1.5 ms predicted in flight, a 600 us request waits; one always goes when
-// nothing is in flight; completions open the window again.
-TEST_F(MlSched, AdmissionWindow) {
+// The window: with 1.5 ms of writes predicted in flight, an 800 us write waits; reads never
+// wait for it; one write always goes when no write is in flight; completions open it again.
+TEST_F(MlSched, AdmissionWindowHoldsWrites) {
     t.latency_window_us = 2000;
-    const int big = insert(ML_Q_EDF, 0, 4096, true, 1500);
     const int r1 = insert(ML_Q_EDF, 8, 4096, false, 600);
+    const int w1 = insert(ML_Q_EDF, 0, 4096, true, 1500);
     now += 2000;
-    const int r2 = insert(ML_Q_EDF, 16, 4096, false, 400);
-    EXPECT_EQ(dispatch(), r1);                  // reads first: 600 us in flight
-    EXPECT_EQ(dispatch(), r2);                  // 1000 us
-    EXPECT_EQ(dispatch(), -1);                  // 1000 + 1500 > 2000
+    const int w2 = insert(ML_Q_EDF, 16, 4096, true, 800);
+    EXPECT_EQ(dispatch(), r1);                  // reads first by deadline; not counted
+    EXPECT_EQ(d.write_pred_ns, 0);
+    EXPECT_EQ(dispatch(), w1);                  // 1500 us of writes in flight
+    EXPECT_EQ(dispatch(), -1);                  // 1500 + 800 > 2000
     EXPECT_TRUE(choices.back().held);
     EXPECT_EQ(kicks, 1u);
     EXPECT_GE(choices.back().retry_ns, ML_KICK_MIN_NS);
     EXPECT_LE(choices.back().retry_ns, 2000000u);
-    EXPECT_EQ(d.inflight_pred_ns, 1000000);
-    complete();                                 // r1: 400 us left, + 1500 fits
-    EXPECT_EQ(d.inflight_pred_ns, 400000);
-    EXPECT_EQ(dispatch(), big);
-    EXPECT_EQ(d.inflight_pred_ns, 1900000);
+    EXPECT_EQ(d.write_pred_ns, 1500000);
+    // A read goes whatever the writes in flight: 5 ms predicted, far past the window.
+    const int r2 = insert(ML_Q_EDF, 24, 4096, false, 5000);
+    EXPECT_EQ(dispatch(), r2);
+    EXPECT_EQ(d.write_pred_ns, 1500000);
+    complete();                                 // r1: the writes' sum is unchanged
+    EXPECT_EQ(d.write_pred_ns, 1500000);
+    EXPECT_EQ(dispatch(), -1);
+    complete();                                 // w1
+    EXPECT_EQ(d.write_pred_ns, 0);
+    EXPECT_EQ(dispatch(), w2);
+    EXPECT_EQ(d.write_pred_ns, 800000);
     complete();
     complete();
-    EXPECT_EQ(d.inflight_pred_ns, 0);
-    // Alone, a request larger than the whole window still goes.
+    EXPECT_EQ(d.write_pred_ns, 0);
+    // Alone, a write larger than the whole window still goes.
     const int huge = insert(ML_Q_EDF, 0, 4096, true, 50000);
     EXPECT_EQ(dispatch(), huge);
-    const int next = insert(ML_Q_EDF, 0, 4096, false, 1);
+    const int next = insert(ML_Q_EDF, 0, 4096, true, 1);
     EXPECT_EQ(dispatch(), -1);
     complete();
     EXPECT_EQ(dispatch(), next);
+    complete();
     // Window 0: no limit.
     t.latency_window_us = 0;
     for (int i = 0; i < 10; ++i)
@@ -965,11 +979,24 @@ TEST_F(MlSched, AdmissionWindow) {
         EXPECT_GE(dispatch(), 0);
 }
 
-// A batch is held by the window like anything else, and goes on when it opens.
-TEST_F(MlSched, AdmissionHoldsABatchToo) {
+// Reads are never held: any number of them with any prediction go while writes fill the window.
+TEST_F(MlSched, AdmissionNeverHoldsReads) {
+    t.latency_window_us = 100;
+    insert(ML_Q_EDF, 0, 4096, true, 90);
+    EXPECT_GE(dispatch(), 0);
+    for (int i = 0; i < 20; ++i)
+        insert(ML_Q_SEQ, 8 * static_cast<u64>(i), 4096, false, 1000000);
+    for (int i = 0; i < 20; ++i)
+        EXPECT_GE(dispatch(), 0) << i;
+    EXPECT_EQ(d.holds, 0u);
+    EXPECT_EQ(kicks, 0u);
+}
+
+// A batch of writes is held by the window like any write, and goes on when it opens.
+TEST_F(MlSched, AdmissionHoldsAWriteBatchToo) {
     t.latency_window_us = 100;
     for (u64 i = 0; i < 4; ++i)
-        insert(ML_Q_SEQ, 8 * i, 4096, false, 60);
+        insert(ML_Q_SEQ, 8 * i, 4096, true, 60);
     EXPECT_GE(dispatch(), 0);
     EXPECT_EQ(dispatch(), -1);
     complete();
@@ -978,8 +1005,8 @@ TEST_F(MlSched, AdmissionHoldsABatchToo) {
     EXPECT_EQ(d.batch, 2u);
 }
 
-// Aging: behind an endless supply of urgent reads that the window lets through one at a time,
-// a write still goes within max_latency_target_us of its arrival, past the window.
+// Aging: behind an endless supply of urgent reads, a write still goes within
+// max_latency_target_us of its arrival.
 TEST_F(MlSched, AgingPreventsStarvation) {
     t.max_latency_target_us = 5000;             // 5 ms
     t.write_target_us = 10000000;               // its deadline: 10 s away
@@ -1004,12 +1031,12 @@ TEST_F(MlSched, AgingPreventsStarvation) {
     EXPECT_EQ(d.aged, 1u);
 }
 
-// Aging ignores the window: an aged request goes even with the device full.
+// Aging ignores the window: an aged write goes even with the window full.
 TEST_F(MlSched, AgedRequestsSkipAdmission) {
     t.max_latency_target_us = 1000;
     t.latency_window_us = 100;
-    insert(ML_Q_EDF, 0, 4096, false, 90);
-    EXPECT_GE(dispatch(), 0);                   // alone: 90 us in flight
+    insert(ML_Q_EDF, 0, 4096, true, 90);
+    EXPECT_GE(dispatch(), 0);                   // alone: 90 us of writes in flight
     const int old = insert(ML_Q_SEQ, 50, 4096, true, 5000);
     EXPECT_EQ(dispatch(), -1);                  // held: 90 + 5000 > 100
     now += 1000000;
@@ -1018,28 +1045,102 @@ TEST_F(MlSched, AgedRequestsSkipAdmission) {
     EXPECT_TRUE(choices.back().new_batch);      // from queue 1: a batch starts there
 }
 
-// The in-flight sum: settles at 0 when idle, and a negative sum (completions of requests
-// whose prediction never entered it) reads as 0.
+// The writes' in-flight sum: reads never enter it; it settles at 0 when idle, and a negative
+// sum (completions of requests whose prediction never entered it) reads as 0.
 TEST_F(MlSched, InflightSumSaturatesAndSettles) {
-    ml_inflight_add(&d, 100);
-    ml_inflight_add(&d, 300);
+    ml_inflight_add(&d, false, 100000);
+    EXPECT_EQ(d.write_pred_ns, 0);
+    ml_inflight_add(&d, true, 100);
+    ml_inflight_add(&d, true, 300);
     EXPECT_EQ(ml_inflight_settle(&d, 2, 0), 400000u);
-    ml_inflight_sub(&d, 100);
-    ml_inflight_sub(&d, 300);
-    ml_inflight_sub(&d, 700);                   // dispatched by programs before these
+    ml_inflight_sub(&d, false, 400);
+    EXPECT_EQ(ml_inflight_settle(&d, 2, 0), 400000u);
+    ml_inflight_sub(&d, true, 100);
+    ml_inflight_sub(&d, true, 300);
+    ml_inflight_sub(&d, true, 700);             // dispatched by programs before these
     EXPECT_EQ(ml_inflight_settle(&d, 1, 0), 0u);
-    EXPECT_EQ(d.inflight_pred_ns, 0);
-    ml_inflight_add(&d, 500);                   // e.g. merged away after dispatch: never completes
+    EXPECT_EQ(d.write_pred_ns, 0);
+    ml_inflight_add(&d, true, 500);             // e.g. merged away after dispatch: never completes
     EXPECT_EQ(ml_inflight_settle(&d, 1, 0), 500000u);
     EXPECT_EQ(ml_inflight_settle(&d, 0, 1), 500000u);   // one dispatched, not taken yet
     EXPECT_EQ(ml_inflight_settle(&d, 0, 0), 0u);        // idle: nothing can be in flight
-    EXPECT_EQ(d.inflight_pred_ns, 0);
+    EXPECT_EQ(d.write_pred_ns, 0);
     // Add and subtract are quantised alike: nothing left over, whatever the value.
     for (u32 us : {1u, 255u, 256u, 257u, 12345u, 8372224u, ML_U32_MAX}) {
-        ml_inflight_add(&d, ml_key_pred_us(ml_key_edf(0, us)));
-        ml_inflight_sub(&d, us);
-        EXPECT_EQ(d.inflight_pred_ns, 0) << us;
+        ml_inflight_add(&d, true, ml_key_pred_us(ml_key_edf(0, us)));
+        ml_inflight_sub(&d, true, us);
+        EXPECT_EQ(d.write_pred_ns, 0) << us;
     }
+}
+
+// The read reserve: while reads arrive, writes leave one of the device's 4 tags free, so a read
+// goes to the device at once; reads may take it; with no read for read_target_us, writes take
+// every tag again.
+TEST_F(MlSched, ReadReserveKeepsATagForReads) {
+    t.latency_window_us = 0;
+    slots = 4;
+    const int r0 = insert(ML_Q_EDF, 0, 4096, false, 100);
+    std::vector<int> w;
+    for (u64 i = 0; i < 4; ++i)
+        w.push_back(insert(ML_Q_EDF, 1000 + 8 * i, 65536, true, 1000));
+    EXPECT_EQ(dispatch(), r0);
+    EXPECT_EQ(dispatch(), w[0]);
+    EXPECT_EQ(dispatch(), w[1]);                // 3 in flight: one tag left, for reads
+    EXPECT_EQ(dispatch(), -1);
+    EXPECT_EQ(choices.back().held, 2u);
+    EXPECT_EQ(kicks, 1u);
+    EXPECT_GE(choices.back().retry_ns, ML_KICK_MIN_NS);
+    EXPECT_LE(choices.back().retry_ns, 2000000u);
+    now += 100000;
+    const int r1 = insert(ML_Q_EDF, 8, 4096, false, 100);
+    EXPECT_EQ(dispatch(), r1);                  // the reserved tag
+    complete();                                 // r0: 3 in flight
+    EXPECT_EQ(dispatch(), -1);
+    complete();                                 // w[0]: 2 in flight
+    EXPECT_EQ(dispatch(), w[2]);
+    // No read for longer than read_target_us: writes may fill the device.
+    now += 2100000;
+    EXPECT_EQ(dispatch(), w[3]);
+    EXPECT_EQ(device.size(), 4u);
+}
+
+// The reserve never takes a device's only tag from writes, and 0 turns it off.
+TEST_F(MlSched, ReadReserveNeverTakesEveryTag) {
+    t.latency_window_us = 0;
+    slots = 1;
+    insert(ML_Q_EDF, 0, 4096, false, 100);
+    insert(ML_Q_EDF, 8, 4096, true, 100);
+    insert(ML_Q_EDF, 16, 4096, true, 100);
+    EXPECT_GE(dispatch(), 0);
+    EXPECT_GE(dispatch(), 0);                   // slots <= read_reserve: no reserve
+    slots = 4;
+    t.read_reserve = 0;
+    EXPECT_GE(dispatch(), 0);
+    ml_tunables def;
+    ml_tunables_default(&def);
+    EXPECT_EQ(def.read_reserve, 1u);
+    // No read ever arrived: nothing to reserve for.
+    ml_dev fresh{};
+    ml_dev_init(&fresh, 1, nullptr, 0);
+    EXPECT_FALSE(ml_reserve_holds(1, 4, 3, now, fresh.reads_until_ns));
+    EXPECT_TRUE(ml_reserve_holds(1, 4, 3, now, now + 1));
+    EXPECT_FALSE(ml_reserve_holds(1, 4, 2, now, now + 1));
+    EXPECT_TRUE(ml_reserve_holds(1, 4, ML_U32_MAX, now, now + 1));     // no overflow
+}
+
+// Writes and async requests hold write_depth_pct of the scheduler tags, at least one; 100% is
+// no limit.
+TEST(MlWriteDepth, ShareOfTheSchedulerTags) {
+    EXPECT_EQ(ml_write_depth(75, 8), 6u);       // 4-tag null_blk: a QD2 reader keeps 2
+    EXPECT_EQ(ml_write_depth(75, 256), 192u);
+    EXPECT_EQ(ml_write_depth(1, 8), 1u);        // never 0, which would remove the limit
+    EXPECT_EQ(ml_write_depth(50, 1), 1u);
+    EXPECT_EQ(ml_write_depth(100, 8), 0u);
+    EXPECT_EQ(ml_write_depth(100, 0), 0u);
+    EXPECT_EQ(ml_write_depth(99, ML_U32_MAX), static_cast<u32>(u64{ML_U32_MAX} * 99 / 100));
+    ml_tunables t;
+    ml_tunables_default(&t);
+    EXPECT_EQ(ml_write_depth(t.write_depth_pct, 8), 6u);
 }
 
 // ---- prediction and learning in the device state -----------------------------------------
@@ -1196,8 +1297,8 @@ TEST_F(MlObject, ModelLayoutAndRanges) {
 TEST_F(MlObject, StatusLayoutIsTheNativeOne) {
     const Schema s = describe("ml_dev", "map ml_status");
     EXPECT_EQ(s.size, sizeof(ml_dev));
-    ASSERT_NE(s.member("inflight_pred_ns"), nullptr);
-    EXPECT_EQ(s.member("inflight_pred_ns")->offset, offsetof(ml_dev, inflight_pred_ns));
+    ASSERT_NE(s.member("write_pred_ns"), nullptr);
+    EXPECT_EQ(s.member("write_pred_ns")->offset, offsetof(ml_dev, write_pred_ns));
     ASSERT_NE(s.member("completed"), nullptr);
     EXPECT_EQ(s.member("completed")->offset, offsetof(ml_dev, completed));
     const Schema pe = describe("ufq_pred_error", "map ufq_pred_error");

@@ -2,8 +2,9 @@
 # The ml policy's data path: fio verify=crc32c with zero errors under ml
 # (with and without a model: the prior, then weights from the trainer's
 # format pushed under load), live swaps ml -> lanes -> deadline -> ml under
-# verified load, and its per-device state by field name; no fallback, no
-# policy error, ufq's counters add up. The trace -> train -> push loop and
+# verified load, writes held back by the admission window and the read
+# reserve under verified load, and its per-device state by field name; no
+# fallback, no policy error, ufq's counters add up. The trace -> train -> push loop and
 # the prediction error are in 200-ml.sh.
 . "$(dirname "$0")/lib.sh"
 
@@ -54,12 +55,40 @@ wait "$v" || fail "verify while swapping ml, lanes and deadline failed"
 assert_policy "$dev" ml
 assert_eq "generation after the swaps" 1 "$(generation)"
 
-# The device's state by name; every request it was offered went somewhere.
+# The device's state by name.
 id=$(iosched "$dev" id)
 key=$(printf '%d %d %d %d' $((id & 255)) $((id >> 8 & 255)) $((id >> 16 & 255)) $((id >> 24)))
 # shellcheck disable=SC2086
-st=$(bpftool -j map lookup name ml_status key $key | jq -c .formatted.value)
-info "ml_status: $(jq -c '{inserted, direct, dispatched, completed, aged, holds, batches, model_gen}' <<<"$st")"
+status() { bpftool -j map lookup name ml_status key $key | jq -c .formatted.value; }
+
+# Writes held back by the admission window and by the read reserve come
+# back on completions and kicks, verified: on a second, slow device (4 tags,
+# 200 us a request, so that requests are in flight when others arrive; the
+# first completes inline), with a window below one pushed prediction and a
+# reserve of 3 of its 4 tags, both hold writes back.
+slow=ufqm1
+make_nullb "$slow" size=64 memory_backed=1 irqmode=2 completion_nsec=200000 hw_queue_depth=4 \
+	submit_queues=1
+ufqctl bind ml --dev "$slow"
+ufqctl set ml latency_window_us=100 read_reserve=3
+slow_id=$(iosched "$slow" id)
+fio_verify_job "$slow" "$UFQ_OUT/205-held.json" 4 \
+	--name=reader --filename="/dev/$slow" --direct=1 --ioengine=libaio --iodepth=4 \
+	--rw=randread --bs=4k --offset=32M --size=16M --time_based --runtime=3
+# shellcheck disable=SC2046
+held=$(bpftool -j map lookup name ml_status key $(printf '%d %d %d %d' $((slow_id & 255)) \
+	$((slow_id >> 8 & 255)) $((slow_id >> 16 & 255)) $((slow_id >> 24))) |
+	jq -c '.formatted.value | {holds, reserve_holds}')
+info "$slow held back: $held (dispatch calls)"
+assert_ge "dispatch calls the window held back" 1 "$(jq .holds <<<"$held")"
+assert_ge "dispatch calls the read reserve held back" 1 "$(jq .reserve_holds <<<"$held")"
+assert_eq "$slow policy errors" 0 "$(ufq_stat "$slow" policy_errors)"
+check_ufq_accounting "$slow"
+ufqctl set ml latency_window_us=0 read_reserve=1
+st=$(status)
+
+# Every request it was offered went somewhere.
+info "ml_status: $(jq -c '{inserted, direct, dispatched, completed, aged, holds, reserve_holds, batches, model_gen}' <<<"$st")"
 assert_eq "ml_status dev" "$(($(cut -d: -f1 <"/sys/block/$dev/dev") << 20 | $(cut -d: -f2 <"/sys/block/$dev/dev")))" "$(jq .dev <<<"$st")"
 assert_eq "ml_status model_gen" 1 "$(jq .model_gen <<<"$st")"
 assert_ge "requests ml dispatched" 1 "$(jq '.dispatched | add' <<<"$st")"
