@@ -47,7 +47,8 @@ run_host_tests() {
 
 # run_vm_suite LABEL KERNEL TESTS...: one VM boot running the given VM tests
 # (all of tests/vm when none are given); adds to the totals. UFQ_TEST_TIMEOUT
-# is each test's limit inside the guest.
+# is each test's limit inside the guest; UFQ_KERNEL_LABEL (LABEL: default,
+# lockdep or kasan) tells the tests which kernel they run on.
 run_vm_suite() {
 	local label=$1 kernel=$2 out=$repo/build/vm-out/$1 vm_rc planned p f s missing
 	shift 2
@@ -56,7 +57,8 @@ run_vm_suite() {
 	mkdir -p "$out"
 	"$repo/tools/vm/run" --kernel "$kernel" --out "$out" \
 		--timeout "${UFQ_VM_TIMEOUT:-2400}" -- \
-		env UFQ_TEST_TIMEOUT="${UFQ_TEST_TIMEOUT:-300}" tests/vm/run-suite "$@"
+		env UFQ_TEST_TIMEOUT="${UFQ_TEST_TIMEOUT:-300}" UFQ_KERNEL_LABEL="$label" \
+		tests/vm/run-suite "$@"
 	vm_rc=$?
 	planned=$({ wc -l <"$out/planned.txt"; } 2>/dev/null || echo 0)
 	p=$(grep -c '^PASS' "$out/results.txt" 2>/dev/null)

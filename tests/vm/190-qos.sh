@@ -140,8 +140,15 @@ info "LC p99: $lc us under qos, $none_lc us under none (logged only)"
 cuts=$(qos_status | jq .cuts)
 [ "$cuts" -gt 0 ] || fail "the feedback never cut the budget although the LC tenant's target is its p99 alone"
 throttled() { qos_status | jq --argjson id "$(stat -c %i "$cg/$1")" '[.tenants[] | select(.cgroup == $id) | .throttled_ms] | add // 0'; }
-[ "$(throttled ufqbe1)" -gt 0 ] && [ "$(throttled ufqbe2)" -gt 0 ] ||
-	fail "the BE tenants were never held back (throttled_ms $(throttled ufqbe1), $(throttled ufqbe2))"
+# On the KASAN kernel (tools/test.sh --kasan) the emulated CPU, not the
+# budget, holds the BE tenants below their rates (seen: 283 IOPS together
+# against a cut budget of 800 VIO/s), so there is nothing to hold back.
+if [ "${UFQ_KERNEL_LABEL:-}" = kasan ]; then
+	info "KASAN kernel: BE tenants held back for $(throttled ufqbe1) and $(throttled ufqbe2) ms (logged only)"
+else
+	[ "$(throttled ufqbe1)" -gt 0 ] && [ "$(throttled ufqbe2)" -gt 0 ] ||
+		fail "the BE tenants were never held back (throttled_ms $(throttled ufqbe1), $(throttled ufqbe2))"
+fi
 assert_eq "time the LC tenant was held back (ms)" 0 "$(throttled ufqlc)"
 info "feedback: $cuts cuts, $(qos_status | jq .raises) raises, budget now $(($(qos_status | jq .budget) / 1024)) VIO/s"
 list=$(ufqctl tenant list qos --json)
