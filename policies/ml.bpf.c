@@ -201,8 +201,9 @@ s32 UFQ_OP(ml_insert, struct ufq_sched *sched, struct request *rq, u64 flags)
 	d->inserted++;
 
 	/*
-	 * Alone in the scheduler and within the window, the request is the
-	 * one dispatch() would pick next: dispatch it now and save the call.
+	 * Alone in the scheduler, within the window and (a write) the read
+	 * reserve, the request is the one dispatch() would pick next:
+	 * dispatch it now and save the call.
 	 */
 	if (!sched->nr_waiting && !sched->nr_ready &&
 	    !(r.write && ml_reserve_holds(t->read_reserve, device_slots(sched), r.nr_in_flight,

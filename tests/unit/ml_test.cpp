@@ -1110,12 +1110,18 @@ TEST_F(MlSched, ReadReserveNeverTakesEveryTag) {
     slots = 1;
     insert(ML_Q_EDF, 0, 4096, false, 100);
     insert(ML_Q_EDF, 8, 4096, true, 100);
-    insert(ML_Q_EDF, 16, 4096, true, 100);
+    const int w = insert(ML_Q_EDF, 16, 4096, true, 100);
     EXPECT_GE(dispatch(), 0);
     EXPECT_GE(dispatch(), 0);                   // slots <= read_reserve: no reserve
+    // 3 of 4 tags in flight and reads recent: a reserve of 1 holds the write, 0 does not.
     slots = 4;
-    t.read_reserve = 0;
+    insert(ML_Q_EDF, 24, 4096, false, 100);
     EXPECT_GE(dispatch(), 0);
+    EXPECT_EQ(device.size(), 3u);
+    EXPECT_EQ(dispatch(), -1);
+    EXPECT_EQ(choices.back().held, 2u);
+    t.read_reserve = 0;
+    EXPECT_EQ(dispatch(), w);
     ml_tunables def;
     ml_tunables_default(&def);
     EXPECT_EQ(def.read_reserve, 1u);
@@ -1128,19 +1134,26 @@ TEST_F(MlSched, ReadReserveNeverTakesEveryTag) {
     EXPECT_TRUE(ml_reserve_holds(1, 4, ML_U32_MAX, now, now + 1));     // no overflow
 }
 
-// Writes and async requests hold write_depth_pct of the scheduler tags, at least one; 100% is
-// no limit.
+// Writes and async requests hold write_depth_pct of the scheduler tags, at least one, rounded
+// down to a multiple of 4 where that leaves one (blk-mq rounds a limit up in each of its 4
+// bitmap words); 100% is no limit, the default.
 TEST(MlWriteDepth, ShareOfTheSchedulerTags) {
-    EXPECT_EQ(ml_write_depth(75, 8), 6u);       // 4-tag null_blk: a QD2 reader keeps 2
+    EXPECT_EQ(ml_write_depth(75, 8), 4u);       // 6 of 8 would be no limit at all
+    EXPECT_EQ(ml_write_depth(50, 8), 4u);
+    EXPECT_EQ(ml_write_depth(40, 8), 3u);       // below 4: as it is
     EXPECT_EQ(ml_write_depth(75, 256), 192u);
+    EXPECT_EQ(ml_write_depth(70, 64), 44u);     // 44.8 -> 44
     EXPECT_EQ(ml_write_depth(1, 8), 1u);        // never 0, which would remove the limit
     EXPECT_EQ(ml_write_depth(50, 1), 1u);
     EXPECT_EQ(ml_write_depth(100, 8), 0u);
     EXPECT_EQ(ml_write_depth(100, 0), 0u);
-    EXPECT_EQ(ml_write_depth(99, ML_U32_MAX), static_cast<u32>(u64{ML_U32_MAX} * 99 / 100));
+    EXPECT_EQ(ml_write_depth(99, ML_U32_MAX), static_cast<u32>(u64{ML_U32_MAX} * 99 / 100) & ~3u);
     ml_tunables t;
     ml_tunables_default(&t);
-    EXPECT_EQ(ml_write_depth(t.write_depth_pct, 8), 6u);
+    EXPECT_EQ(ml_write_depth(t.write_depth_pct, 8), 0u);
+    ml_dev d{};
+    ml_dev_init(&d, 1, nullptr, 0);
+    EXPECT_EQ(d.write_depth, ML_WRITE_DEPTH_UNSET);     // so "no limit" is applied too
 }
 
 // ---- prediction and learning in the device state -----------------------------------------
