@@ -3,10 +3,11 @@
  * ml: earliest deadline first on predicted latency. Every request's
  * service time is predicted at insert by a small integer network (weights
  * pushed by `ufqctl model push ml`, trained by `ufqctl model train ml`
- * from a trace) or, before a push, by each direction's running mean; the
- * device is only given writes while the predicted time of the writes it
- * holds stays within a window, and writes hold at most a share of the
- * scheduler tags; sequential streams go in sector-ordered batches.
+ * from a trace) or, before a push, by each direction's running mean.
+ * While reads arrive, writes leave some of the device's hardware tags free
+ * for them; optionally, writes go only while the predicted time of the
+ * writes at the device stays within a window, and hold at most a share of
+ * the scheduler tags. Sequential streams go in sector-ordered batches.
  * The decisions are in ml.h, the model in ml_model.h; this file keeps the
  * state in maps and talks to the kernel.
  *
