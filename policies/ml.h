@@ -103,9 +103,9 @@ enum ml_dir { ML_READ = 0, ML_WRITE = 1, ML_NR_DIRS = 2 };
  * Off by default: on the benchmark's device-bound null_blk (1 ms, 4 tags)
  * under a 64k write flood at QD32 beside a 4k reader at QD2, a 2000 us
  * window cut the writer to 734 IOPS from 2152 with it off, for a reader
- * p99 of 3.9 ms against 4.2 (one boot, 2026-12-07); the read reserve and
- * the write depth protect the reader at less cost. Set it for a device
- * whose writes serialise.
+ * p99 of 3.9 ms against 4.2 (one boot, 2026-12-07); the read reserve
+ * protects the reader at less cost. Set it for a device whose writes
+ * serialise.
  */
 #define ML_DEFAULT_LATENCY_WINDOW_US 0
 /*
