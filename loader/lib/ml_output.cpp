@@ -1,4 +1,5 @@
-// Writing the trainer's weights file: readable text, and never a partial file.
+// Writing the trainer's weights file and held-out predictions: readable text, and never a
+// partial file.
 #include "ufq/ml_train.hpp"
 
 #include <fmt/format.h>
@@ -6,6 +7,7 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <optional>
 
 #include "errno_text.hpp"
 #include "ufq/error.hpp"
@@ -22,8 +24,7 @@ class PendingFile {
 public:
     explicit PendingFile(fs::path target) : target_(std::move(target)) {
         if (target_.filename().empty() || fs::is_directory(target_))
-            throw Error(fmt::format("cannot write weights to {}: it is a directory; give a "
-                                    "file name, e.g. -o weights.json",
+            throw Error(fmt::format("cannot write {}: it is a directory; give a file name",
                                     target_.string()));
         const fs::path dir = target_.parent_path().empty() ? "." : target_.parent_path();
         // Appended piece by piece: "." + name trips a false -Wrestrict in GCC 12.
@@ -32,7 +33,7 @@ public:
         tmp_ = (dir / name).string();
         fd_ = UniqueFd(::mkstemp(tmp_.data()));
         if (!fd_.valid())
-            throw Error(fmt::format("cannot write {}: {} (choose a writable place with -o)",
+            throw Error(fmt::format("cannot write {}: {} (choose a writable place)",
                                     target_.string(), errno_text(errno)));
         // mkstemp creates 0600; a weights file is no secret: what open(2) would have made.
         const mode_t mask = ::umask(0);
@@ -93,11 +94,32 @@ std::string weights_text(const nlohmann::ordered_json& weights) {
     return out + "}\n";
 }
 
+std::string predictions_csv(std::span<const HeldOutPrediction> predictions) {
+    std::string out = "arrival_ns,write,measured_us,predicted_us,running_mean_us\n";
+    for (const auto& p : predictions)
+        out += fmt::format("{},{},{:.3f},{:.3f},{:.3f}\n", p.arrival_ns, p.write ? 1 : 0,
+                           static_cast<double>(p.service_ns) / 1000, p.network_us,
+                           p.running_mean_us);
+    return out;
+}
+
 TrainReport train_to_file(std::span<const fs::path> traces, const fs::path& output,
-                          const TrainOptions& options) {
-    PendingFile file(output);
+                          const TrainOptions& options, const fs::path& predictions) {
+    std::error_code ec1, ec2;
+    if (!predictions.empty() &&
+        fs::weakly_canonical(predictions, ec1) == fs::weakly_canonical(output, ec2) && !ec1 && !ec2)
+        throw Error(fmt::format("the predictions and the weights would both go to {}: give "
+                                "--predictions another file",
+                                output.string()));
+    PendingFile weights_file(output);
+    std::optional<PendingFile> predictions_file;
+    if (!predictions.empty())
+        predictions_file.emplace(predictions);
     const TrainResult result = train_on_traces(traces, options);
-    file.commit(weights_text(result.weights));
+    // The predictions first: a failure there leaves the weights file as it was, too.
+    if (predictions_file)
+        predictions_file->commit(predictions_csv(result.predictions));
+    weights_file.commit(weights_text(result.weights));
     return result.report;
 }
 

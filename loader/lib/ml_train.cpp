@@ -101,11 +101,15 @@ TrainResult train(std::span<const Sample> samples, const TrainOptions& options) 
     }
 
     const ml_weights w = quantise(net, static_cast<std::uint32_t>(r.train), r.baseline_err_pct);
+    result.predictions.reserve(held_out.size());
     for (const auto& s : held_out) {
         const double y = net.predict(s.x);
         const s32 yq = ml_predict_log(&w, s.x.data());
         network.add(s.write, relative_error_pct(predicted_us(y), s.service_ns));
         quantised.add(s.write, relative_error_pct(ml_pred_us(yq), s.service_ns));
+        result.predictions.push_back({s.arrival_ns, s.write, s.service_ns,
+                                      static_cast<double>(ml_pred_us(yq)),
+                                      static_cast<double>(ml_pred_us(s.running_mean))});
         r.max_quantisation_diff =
             std::max(r.max_quantisation_diff, std::abs(static_cast<double>(yq) / ML_ONE - y));
     }

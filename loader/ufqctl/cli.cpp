@@ -74,6 +74,11 @@ void add_model_train(CLI::App& model, Options& opts) {
     train->add_option("--holdout-pct", opts.holdout_pct,
                       "Percent of the requests held out to measure the error (1-90)")
         ->capture_default_str();
+    train->add_option("--predictions", opts.predictions,
+                      "Also write each held-out request's measured and predicted service time "
+                      "(CSV: arrival_ns,write,measured_us,predicted_us,running_mean_us; chart it "
+                      "with tools/bench/plot_predictions.py)")
+        ->type_name("FILE");
     train->add_flag("--json", opts.json, "Print the report as one JSON object");
     train->footer("Example: ufqctl model train ml --trace t.csv -o w.json && ufqctl model push "
                   "ml w.json");

@@ -31,6 +31,7 @@ struct Options {
     std::uint64_t seed = 1;
     unsigned epochs = 40;
     unsigned holdout_pct = 20;
+    std::string predictions; // --predictions FILE.csv
 };
 
 // Defines every command and its help on `app`; parsing fills `opts` (command included).

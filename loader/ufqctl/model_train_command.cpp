@@ -62,12 +62,14 @@ int cmd_model_train(const Options& o) {
                                      o.name));
     const std::vector<std::filesystem::path> traces(o.traces.begin(), o.traces.end());
     const ufq::ml::TrainOptions options{o.seed, o.epochs, o.holdout_pct};
-    const auto report = ufq::ml::train_to_file(traces, o.file, options);
+    const auto report = ufq::ml::train_to_file(traces, o.file, options, o.predictions);
     if (o.json) {
         std::printf("%s\n", ufq::ml::to_json(report).dump().c_str());
         return 0;
     }
     std::printf("%s", train_report_text(report).c_str());
+    if (!o.predictions.empty())
+        std::printf("wrote %s: the held-out requests' predictions\n", o.predictions.c_str());
     std::printf("wrote %s: ufqctl model push ml %s\n", o.file.c_str(), o.file.c_str());
     return 0;
 }

@@ -5,7 +5,9 @@
 #include <bpf/btf.h>
 #include <unistd.h>
 
+#include <array>
 #include <cmath>
+#include <cstdio>
 #include <cstring>
 #include <filesystem>
 #include <fstream>
@@ -398,7 +400,7 @@ TEST_F(MlTrainRefusalTest, UnwritableOutputFailsBeforeTraining) {
     // Not even read: the output's directory is checked first.
     EXPECT_THAT(refusal({dir.path() / "nope.csv"}, dir.path() / "no" / "w.json"),
                 HasSubstr("cannot write " + (dir.path() / "no" / "w.json").string() +
-                          ": No such file or directory (choose a writable place with -o)"));
+                          ": No such file or directory (choose a writable place)"));
     EXPECT_THAT(refusal({dir.path() / "nope.csv"}, dir.path()),
                 HasSubstr("it is a directory; give a file name"));
 }
@@ -429,6 +431,67 @@ TEST_F(MlTrainRefusalTest, ExistingOutputReplacedOnlyWhole) {
     EXPECT_THAT(dir.files(), ::testing::ElementsAre("small.csv", "t.csv", "w.json"));
 }
 
+// ---- held-out predictions (--predictions) ---------------------------------------------------
+
+// One CSV line per held-out request, each giving back the error the report states: the median
+// relative error over the lines is the report's, for the pushed weights and the running mean.
+TEST_F(MlTrainRefusalTest, PredictionsFileGivesTheReportsErrors) {
+    const auto t = trace_of(3000);
+    const fs::path out = dir.path() / "w.json", csv = dir.path() / "p.csv";
+    const auto report = ml::train_to_file(std::vector<fs::path>{t}, out, {1, 5, 20}, csv);
+    std::istringstream in(read_file(csv));
+    std::string line;
+    std::getline(in, line);
+    EXPECT_EQ(line, "arrival_ns,write,measured_us,predicted_us,running_mean_us");
+    std::array<std::vector<double>, 3> model, mean; // by ml::Direction
+    std::uint64_t last_arrival = 0;
+    while (std::getline(in, line)) {
+        std::uint64_t arrival = 0;
+        int write = -1;
+        double meas = 0, pred = 0, rmean = 0;
+        ASSERT_EQ(std::sscanf(line.c_str(), "%lu,%d,%lf,%lf,%lf", &arrival, &write, &meas, &pred,
+                              &rmean),
+                  5)
+            << line;
+        ASSERT_TRUE(write == 0 || write == 1) << line;
+        EXPECT_GE(arrival, last_arrival) << "not in arrival order";
+        last_arrival = arrival;
+        const auto ns = static_cast<std::uint64_t>(std::llround(meas * 1000));
+        for (int d : {write, static_cast<int>(ml::kBoth)}) {
+            model[d].push_back(ml::relative_error_pct(pred, ns));
+            mean[d].push_back(ml::relative_error_pct(rmean, ns));
+        }
+    }
+    EXPECT_EQ(model[ml::kBoth].size(), report.held_out);
+    for (int d = 0; d < 3; ++d) {
+        EXPECT_EQ(model[d].size(), report.error[d].quantised.count) << d;
+        EXPECT_DOUBLE_EQ(ml::error_figures(model[d]).median_pct,
+                         report.error[d].quantised.median_pct)
+            << d;
+        EXPECT_DOUBLE_EQ(ml::error_figures(mean[d]).median_pct,
+                         report.error[d].running_mean.median_pct)
+            << d;
+    }
+}
+
+TEST_F(MlTrainRefusalTest, PredictionsFileRefusals) {
+    const auto t = trace_of(3000);
+    const fs::path out = dir.path() / "w.json";
+    const auto refused = [&](const fs::path& csv) {
+        const auto before = dir.files();
+        const std::string message = error_message(
+            [&] { (void)ml::train_to_file(std::vector<fs::path>{t}, out, {1, 2, 20}, csv); });
+        EXPECT_EQ(dir.files(), before) << "a file was left behind";
+        return message;
+    };
+    EXPECT_THAT(refused(out), HasSubstr("the predictions and the weights would both go to " +
+                                        out.string() + ": give --predictions another file"));
+    EXPECT_THAT(refused(dir.path() / "." / "w.json"), HasSubstr("would both go to"));
+    EXPECT_THAT(refused(dir.path() / "no" / "p.csv"),
+                HasSubstr("cannot write " + (dir.path() / "no" / "p.csv").string() +
+                          ": No such file or directory"));
+}
+
 // ---- ufqctl model train ------------------------------------------------------------------------
 
 TEST_F(MlTrainRefusalTest, UfqctlModelTrain) {
@@ -447,6 +510,14 @@ TEST_F(MlTrainRefusalTest, UfqctlModelTrain) {
                                               "[0-9.]+%"));
     EXPECT_THAT(out, HasSubstr("wrote " + o.file + ": ufqctl model push ml " + o.file));
     EXPECT_TRUE(nlohmann::json::parse(read_file(o.file)).contains("w1"));
+
+    o.predictions = (dir.path() / "p.csv").string();
+    ::testing::internal::CaptureStdout();
+    EXPECT_EQ(ufqctl::run(o), 0);
+    EXPECT_THAT(::testing::internal::GetCapturedStdout(),
+                HasSubstr("wrote " + o.predictions + ": the held-out requests' predictions\n"));
+    EXPECT_THAT(read_file(o.predictions), ::testing::StartsWith("arrival_ns,write,"));
+    o.predictions.clear();
 
     o.json = true;
     ::testing::internal::CaptureStdout();

@@ -135,8 +135,19 @@ struct TrainReport {
     std::array<std::uint32_t, 2> baseline_err_pct{};
 };
 
+// One held-out request, as the predictors saw it: what a chart of predicted against measured
+// service time plots (ufqctl model train --predictions).
+struct HeldOutPrediction {
+    std::uint64_t arrival_ns = 0;
+    bool write = false;
+    std::uint64_t service_ns = 0;
+    double network_us = 0;      // the pushed weights through ml_predict_log() and ml_pred_us()
+    double running_mean_us = 0; // the policy before a push
+};
+
 struct TrainResult {
     TrainReport report;
+    std::vector<HeldOutPrediction> predictions; // in arrival order
     // What `ufqctl model push ml FILE` accepts: an object shaped like struct ml_weights.
     nlohmann::ordered_json weights;
 };
@@ -151,9 +162,16 @@ struct TrainResult {
 
 // train_on_traces(), writing the weights to `output` atomically: a new file beside it is
 // created first (so that an unwritable place fails before the work), filled and renamed over
-// `output`; on any failure nothing is left behind.
+// `output`; on any failure nothing is left behind. With a `predictions` path, the held-out
+// requests' predictions go there too, as predictions_csv() writes them, the same way and
+// first, so that new weights never stand beside stale predictions.
 TrainReport train_to_file(std::span<const std::filesystem::path> traces,
-                          const std::filesystem::path& output, const TrainOptions& options);
+                          const std::filesystem::path& output, const TrainOptions& options,
+                          const std::filesystem::path& predictions = {});
+
+// The held-out predictions as CSV: a header line, then one line per request:
+// arrival_ns,write,measured_us,predicted_us,running_mean_us (µs with 3 decimals).
+[[nodiscard]] std::string predictions_csv(std::span<const HeldOutPrediction> predictions);
 
 // The weights file's text: one member per line, w1 one row per line.
 [[nodiscard]] std::string weights_text(const nlohmann::ordered_json& weights);
