@@ -1,14 +1,15 @@
 #!/usr/bin/env bash
-# The ml policy on ssdsim (nvme profile, as shipped), the loop a user runs:
-# - load ml, run a mixed load (QD2 random reads of 4k, 64k and 256k beside
-#   QD2 random writes of 4k and 128k) while `ufqctl trace record` records
-#   it for 25 s; the policy predicts with its built-in prior (per-direction
-#   running mean) before any push;
-# - `ufqctl model train ml` on the trace, `ufqctl model push`, the same
-#   load again: the policy's measured median relative prediction error
-#   since the push, of reads and of writes, is below the one before it and
-#   below the mean predictor's error the trainer measured on held-out
-#   requests (with 10 s of trace, about 1000 requests, writes were not);
+# The ml policy on ssdsim (nvme profile in steady state), the loop a user runs:
+# - load ml and start a mixed load (QD2 random reads of 4k, 64k and 256k
+#   beside QD2 random writes of 4k and 128k) that runs until the end;
+#   `ufqctl trace record` records 25 s of it while the policy predicts with
+#   its built-in prior (per-direction running mean);
+# - `ufqctl model train ml` on the trace and `ufqctl model push` into the
+#   running load: the policy's measured median relative prediction error
+#   since the push (over 500 of each direction) is, for reads and for
+#   writes, below the one before it and below the error the trainer
+#   measured for the mean predictor on held-out requests of that direction
+#   (with 10 s of trace, about 1000 requests, writes were not);
 # - `bpftool map dump name ml_model` shows the pushed values by field name;
 # - a malformed, a mis-shaped and an out-of-range weights file are each
 #   refused with one line, and the live model keeps its generation;
@@ -20,18 +21,22 @@
 
 # The shipped profile's time scale (50) gives ~100 requests a second under
 # this load; at 20 the device is still the bottleneck and a trace of 25 s
-# has about 3500 requests.
-dev=$(ssdsim start nvme --time-scale 20) || fail "ssdsim start nvme failed"
+# has about 3200 requests.
+# In steady state, as SSDs are measured after preconditioning: the shipped
+# profile's GC factor climbs over the first 256 MiB of sustained writes,
+# about a minute of this load, so the device the model was trained on was
+# not the one it was judged on (the median write service time of one run
+# moved between 5 and 27 ms): with one load throughout, the model's
+# median write error after the push was 31% in one run and 44% in another.
+# With an 8 MiB window the factor is at its maximum within a second of
+# writes and stays there while they go on: in 4 of 4 runs the model's
+# median errors were 33-36% (reads) and 28-32% (writes) against 41-43%
+# and 70-72% under the prior.
+profile=$UFQ_OUT/200-nvme-steady.json
+jq '.gc.window_mib = 8' "$UFQ_REPO/tools/ssdsim/profiles/nvme.json" >"$profile"
+dev=$(ssdsim start "$profile" --time-scale 20) || fail "ssdsim start failed"
 dev=${dev#/dev/}
 ufqctl load "$POLICIES/ml.bpf.o" --dev "$dev"
-# ssdsim's writes cost more as sustained write volume grows (its GC
-# factor). With writes unthrottled (the default window is off), the run
-# after the push met a device slower or faster than the recorded one
-# (write error 95% against 72% under the running mean, p90 1000%): no
-# model trained on the trace can know that. The admission window keeps the
-# device's write backlog, and so the device, the same in both runs, and
-# covers the window on ssdsim.
-ufqctl set ml latency_window_us=2000
 assert_policy "$dev" ml
 
 # The mixed load in the background until mixed_stop: reads and writes in
@@ -65,25 +70,34 @@ trap '[ -z "$mixed_pid" ] || kill -INT "$mixed_pid" 2>/dev/null; cleanup_policie
 pred_err() { # DIR STAT
 	ufqctl stats --dev "$dev" --count 1 --json | jq ".pred_error.$1.$2 // 0"
 }
-measured() { [ "$(pred_err read count)" -ge 300 ] && [ "$(pred_err write count)" -ge 300 ]; }
+measured() { # N
+	[ "$(pred_err read count)" -ge "$1" ] && [ "$(pred_err write count)" -ge "$1" ]
+}
 generation() { ufqctl model show ml --json | jq .generation; }
 
 # ---- before a push: record a trace under the prior --------------------------------
+# One load from the recording to the end. The model is judged on the device
+# the trace showed: stopped while the trainer ran and started again, the
+# load met a device whose write buffer had emptied and whose GC factor had
+# fallen, writes in well under a millisecond where the recorded ones took
+# several, and no feature shows that state (in 3 of 3 such runs the
+# model's median write error over the first ~850 writes was 50-86%, p90
+# 500-1000%, while the same weights erred by 36-40% on a trace of that
+# load's later part). Train on traces of every phase a device goes through.
 trace=$UFQ_OUT/200-trace.csv
-mixed_start "$UFQ_OUT/200-before.json"
+mixed_start "$UFQ_OUT/200-mixed.json"
 ufqctl trace record --dev "$dev" --duration 25 -o "$trace" || fail "ufqctl trace record failed"
-wait_for "300 predictions of each direction" 120 measured
-mixed_stop "$UFQ_OUT/200-before.json"
+wait_for "300 predictions of each direction" 120 measured 300
 events=$(($(wc -l <"$trace") - 1))
 info "trace: $events requests"
 before_r=$(pred_err read median_pct) before_w=$(pred_err write median_pct)
 info "prediction error under the prior: reads $before_r%, writes $before_w% (median)"
 
-# ---- train and push -------------------------------------------------------------
+# ---- train and push, the load running on ---------------------------------------
 w=$UFQ_OUT/200-weights.json
 ufqctl model train ml --trace "$trace" -o "$w" --seed 1 | tee "$UFQ_OUT/200-train.txt" ||
 	fail "ufqctl model train failed"
-baseline=$(jq '[.baseline_err_pct[]] | min' "$w")
+base_r=$(jq '.baseline_err_pct[0]' "$w") base_w=$(jq '.baseline_err_pct[1]' "$w")
 assert_eq "push" "ml: model generation 1 is live" "$(ufqctl model push ml "$w")"
 
 # The pushed values, by field name, in the live slot.
@@ -94,17 +108,17 @@ for field in b2 in_mean in_scale w1 b1 w2 trained_on; do
 		"$(jq -c ".slot[$active].$field" <<<"$dump")"
 done
 
-# ---- after the push: the same load ---------------------------------------------
-mixed_start "$UFQ_OUT/200-after.json"
-wait_for "300 predictions of each direction by the model" 120 measured
-mixed_stop "$UFQ_OUT/200-after.json"
+# ---- after the push ---------------------------------------------------------------
+# A median of 500 moves by about a point and a half from run to run here.
+wait_for "500 predictions of each direction by the model" 120 measured 500
+mixed_stop "$UFQ_OUT/200-mixed.json"
 after_r=$(pred_err read median_pct) after_w=$(pred_err write median_pct)
-info "prediction error with the model: reads $after_r%, writes $after_w% (median); mean predictor $baseline% (held out, the better direction)"
+info "prediction error with the model: reads $after_r%, writes $after_w% (median); mean predictor: reads $base_r%, writes $base_w% (held out)"
 ufqctl model show ml | head -5
 [ "$after_r" -lt "$before_r" ] || fail "read prediction error $after_r% is not below the prior's $before_r%"
 [ "$after_w" -lt "$before_w" ] || fail "write prediction error $after_w% is not below the prior's $before_w%"
-[ "$after_r" -lt "$baseline" ] && [ "$after_w" -lt "$baseline" ] ||
-	fail "prediction error (reads $after_r%, writes $after_w%) is not below the mean predictor's $baseline%"
+[ "$after_r" -lt "$base_r" ] || fail "read prediction error $after_r% is not below the mean predictor's $base_r%"
+[ "$after_w" -lt "$base_w" ] || fail "write prediction error $after_w% is not below the mean predictor's $base_w%"
 
 # ---- bad weights: one line, the live model unchanged -----------------------------
 bad=$UFQ_OUT/200-bad.json
