@@ -62,7 +62,9 @@
  * x1 / 16, inter-arrival time x4 / 32, each about 0..1): sequential when
  * the score is above 0. It learns online: the next arrival tells whether
  * the stream continued (it starts where this request ended), and a wrong
- * decision moves the weights by 1/16 of the inputs, clamped to ±8.
+ * decision moves the weights by 1/16 of the inputs, clamped to ±8. It
+ * starts from built-in weights or from a push's seq_w and seq_b, which
+ * `ufqctl model train` fits offline (ufq/ml_train.hpp: fit_classifier()).
  *
  * Writes' in-flight predicted sum (struct ml_dev.write_pred_ns): a
  * write's prediction is added at dispatch (from the key), subtracted at

@@ -90,6 +90,9 @@ void replay_device(std::span<const ufq_trace_event> events, std::span<const std:
 
     ml_replay rp;
     ml_replay_init(&rp);
+    // The previous arrival, for its classifier label: its sample (or none) and where it ended.
+    std::size_t previous_sample = SIZE_MAX;
+    std::uint64_t previous_end = 0;
     std::array<ml_mean, 2> mean{};
     for (const Step& step : steps) {
         const ufq_trace_event& ev = events[step.event];
@@ -105,6 +108,10 @@ void replay_device(std::span<const ufq_trace_event> events, std::span<const std:
             break;
         case ML_REPLAY_ARRIVAL: {
             Sample s;
+            if (previous_sample != SIZE_MAX)
+                out.samples[previous_sample].continued = req.sector == previous_end ? 1 : 0;
+            previous_sample = SIZE_MAX;
+            previous_end = ml_end_sector(req.sector, req.bytes);
             ml_replay_arrival(&rp, &req, s.x.data());
             if (ev.insert_ns < first_completion || ev.insert_ns >= tail_from) {
                 ++out.edge;
@@ -115,6 +122,7 @@ void replay_device(std::span<const ufq_trace_event> events, std::span<const std:
                 s.service_ns = ev.service_ns;
                 s.write = write;
                 s.running_mean = mean[write].mean;
+                previous_sample = out.samples.size();
                 out.samples.push_back(s);
             }
             break;

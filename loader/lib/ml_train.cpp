@@ -4,6 +4,7 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <cmath>
 #include <random>
 
@@ -100,7 +101,10 @@ TrainResult train(std::span<const Sample> samples, const TrainOptions& options) 
                                                                     4294967295.0));
     }
 
-    const ml_weights w = quantise(net, static_cast<std::uint32_t>(r.train), r.baseline_err_pct);
+    ml_weights w = quantise(net, static_cast<std::uint32_t>(r.train), r.baseline_err_pct);
+    r.classifier = fit_classifier(train_set, held_out, options.epochs);
+    std::copy(r.classifier.w.begin(), r.classifier.w.end(), w.seq_w);
+    w.seq_b = r.classifier.b;
     result.predictions.reserve(held_out.size());
     for (const auto& s : held_out) {
         const double y = net.predict(s.x);
@@ -189,6 +193,11 @@ nlohmann::json to_json(const TrainReport& r) {
               {"write", predictors(r.error[kWrite])},
               {"all", predictors(r.error[kBoth])}}},
             {"max_quantisation_diff_log2", std::round(r.max_quantisation_diff * 1e5) / 1e5},
+            {"classifier",
+             {{"trained_on", r.classifier.trained_on},
+              {"held_out", r.classifier.held_out},
+              {"mistakes_pct", std::round(r.classifier.mistakes_pct * 10) / 10},
+              {"builtin_mistakes_pct", std::round(r.classifier.builtin_mistakes_pct * 10) / 10}}},
             {"baseline_err_pct", r.baseline_err_pct}};
 }
 

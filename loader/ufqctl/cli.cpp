@@ -54,6 +54,8 @@ void add_model_train(CLI::App& model, Options& opts) {
         "of service time for the network, for the quantised weights as the policy computes\n"
         "them, and for the policy's running mean per direction (its prediction before a push,\n"
         "also written into the weights as baseline_err_pct) and the training set's mean.\n"
+        "The sequential classifier's starting weights (seq_w, seq_b) are fitted too, by\n"
+        "logistic regression on its inputs, and the report gives its held-out mistakes.\n"
         "Requests that arrived before the recording started or in its last p99 latency only\n"
         "feed the replay. At least 1000 usable requests are needed. The same traces and\n"
         "options give the same file. Needs no root.",

@@ -52,6 +52,10 @@ std::string train_report_text(const ufq::ml::TrainReport& r) {
     out += fmt::format("quantisation: predictions within {:.5f} log2 units ({:.3f}%) of the "
                        "float network's\n",
                        r.max_quantisation_diff, (std::exp2(r.max_quantisation_diff) - 1) * 100);
+    const auto& c = r.classifier;
+    out += fmt::format("sequential classifier: {:.1f}% of {} held-out decisions wrong with the "
+                       "fitted weights, {:.1f}% with the built-in ones\n",
+                       c.mistakes_pct, c.held_out, c.builtin_mistakes_pct);
     return out;
 }
 
