@@ -490,6 +490,19 @@ static long tick_slot(u32 i, void *data)
 }
 
 /*
+ * qos_window_end() as a global function: the verifier checks its branches
+ * once, not once for each path of qos_tick() into the sharing loops after
+ * it (inlined, they took qos_tick past the million instructions).
+ */
+__noinline int qos_feedback(struct qos_dev *d, struct qos_judgement *j,
+			    const struct qos_weights *w, const struct qos_tunables *t, u64 elapsed)
+{
+	if (!d || !j || !w || !t)
+		return QOS_HOLD;
+	return qos_window_end(d, j, w, t, elapsed);
+}
+
+/*
  * Every 10 ms: tenants' entries read again (a change applies within a
  * tick; a slot whose entry is gone serves out its queue under the default
  * tenant's rules, then is freed), buckets refilled so that idle ones
@@ -530,7 +543,7 @@ void UFQ_OP(qos_tick, struct ufq_sched *sched)
 	wctx.min_samples = t->min_samples;
 	qos_judge_begin(&wctx.j);
 	bpf_loop(QOS_NR_SLOTS, window_slot, &wctx, 0);
-	qos_window_end(d, &wctx.j, w, t, elapsed);
+	qos_feedback(d, &wctx.j, w, t, elapsed);
 	share(d, t, wctx.busy, elapsed, true);
 	d->window_start_ns = now;
 }

@@ -202,6 +202,9 @@ QOS_INLINE u64 qos_safe_point(const struct qos_weights *w, u32 slo_us)
 #define QOS_DEFAULT_BE_MIN_PCT 10
 #define QOS_DEFAULT_MIN_SAMPLES 200
 #define QOS_DEFAULT_MAX_WAIT_MS 1000
+#define QOS_DEFAULT_FUTILE_CUTS 3
+#define QOS_FUTILE_BACKOFF_MIN 10	/* windows */
+#define QOS_FUTILE_BACKOFF_MAX 160	/* windows */
 
 struct qos_tunables {
 	/* feedback window: LC p99s measured and the budget adjusted once per window */
@@ -224,6 +227,11 @@ struct qos_tunables {
 	u32 min_samples UFQ_TUNABLE(QOS_DEFAULT_MIN_SAMPLES, 1, 1000000);
 	/* a request that waited this long goes first, tokens or not (below the watchdog's 10 s) */
 	u32 max_wait_ms UFQ_TUNABLE(QOS_DEFAULT_MAX_WAIT_MS, 10, 5000);
+	/*
+	 * cuts in a row after which a miss that has not shrunk by a histogram
+	 * bucket (1/8) undoes them and stops cutting for a while (0: never)
+	 */
+	u32 futile_cuts UFQ_TUNABLE(QOS_DEFAULT_FUTILE_CUTS, 0, 100);
 };
 
 QOS_INLINE void qos_tunables_default(struct qos_tunables *t)
@@ -238,6 +246,7 @@ QOS_INLINE void qos_tunables_default(struct qos_tunables *t)
 	t->be_min_pct = QOS_DEFAULT_BE_MIN_PCT;
 	t->min_samples = QOS_DEFAULT_MIN_SAMPLES;
 	t->max_wait_ms = QOS_DEFAULT_MAX_WAIT_MS;
+	t->futile_cuts = QOS_DEFAULT_FUTILE_CUTS;
 }
 
 /* Window, burst and wait in ns, never 0 whatever was written into the map. */
@@ -307,6 +316,13 @@ struct qos_dev {
 	u64 aged;		/* such dispatches */
 	u64 lc_last_active_ns;	/* last insert or completion of an LC tenant */
 	u64 windows;
+	/* cuts that did not help (qos_window_end()) */
+	u64 streak_budget;	/* the budget before the cuts since the last checkpoint */
+	u32 streak_miss_pm;	/* the worst miss then, per mille of its target */
+	u32 streak_cuts;	/* cuts since then */
+	u32 futile_backoff;	/* windows the last futile streak stopped the cuts for */
+	u32 futile_left;	/* windows in which a miss still cuts nothing */
+	u64 futile;		/* streaks of cuts found futile and undone */
 	struct qos_slot tenants[QOS_NR_SLOTS];
 };
 
@@ -908,6 +924,8 @@ struct qos_judgement {
 	bool missed;		/* some LC tenant over its target */
 	bool comfortable;	/* every LC tenant within 3/4 of its target */
 	u32 tightest_missed;	/* smallest target missed, us */
+	u32 worst_miss_pm;	/* largest p99 of a missing tenant, per mille of its target */
+	bool judged;		/* some LC tenant's p99 was taken */
 };
 
 QOS_INLINE void qos_judge_begin(struct qos_judgement *j)
@@ -915,6 +933,8 @@ QOS_INLINE void qos_judge_begin(struct qos_judgement *j)
 	j->missed = false;
 	j->comfortable = true;
 	j->tightest_missed = 0;
+	j->worst_miss_pm = 0;
+	j->judged = false;
 }
 
 /*
@@ -932,14 +952,64 @@ QOS_INLINE void qos_judge_slot(struct qos_judgement *j, struct qos_slot *s)
 		s->window_throttled = 0;
 		return;
 	}
+	j->judged = true;
 	if (s->p99_us > s->slo_p99_us) {
+		/* p99_us < 2^32 and slo_p99_us >= 1: the quotient fits 42 bits */
+		u64 pm = (u64)s->p99_us * 1000 / (s->slo_p99_us ? s->slo_p99_us : 1);
+
 		if (!j->missed || s->slo_p99_us < j->tightest_missed)
 			j->tightest_missed = s->slo_p99_us;
+		if (pm > j->worst_miss_pm)
+			j->worst_miss_pm = pm < 0xffffffffULL ? (u32)pm : 0xffffffffU;
 		j->missed = true;
 	}
 	/* p99 <= 3/4 target; the histogram's buckets are 12.5% wide */
 	if ((u64)s->p99_us * 4 > (u64)s->slo_p99_us * 3)
 		j->comfortable = false;
+}
+
+/*
+ * Whether the cuts since the last checkpoint were futile, at a miss of
+ * @j once t->futile_cuts of them were made: the worst miss did not shrink
+ * by a histogram bucket (1/8) although the BE tenants got less and less.
+ * Then what makes the LC tenant miss is not the BE load qos meters: its
+ * own load, a device slower than the model, or requests waiting before
+ * qos sees them (for a scheduler tag). Cutting on would only take the
+ * device from BE tenants. A checkpoint that finds the cuts helped starts
+ * the next one from here.
+ */
+QOS_INLINE bool qos_streak_checkpoint(struct qos_dev *d, const struct qos_judgement *j,
+				const struct qos_tunables *t)
+{
+	if (!t->futile_cuts || d->streak_cuts < t->futile_cuts)
+		return false;
+	if ((u64)j->worst_miss_pm * 8 > (u64)d->streak_miss_pm * 7)
+		return true;
+	d->streak_budget = d->budget;
+	d->streak_miss_pm = j->worst_miss_pm;
+	d->streak_cuts = 0;
+	return false;
+}
+
+/*
+ * Futile cuts are undone (the budget goes back to where they started) and
+ * misses cut nothing for a backoff of windows that doubles with each
+ * futile streak in a row, from QOS_FUTILE_BACKOFF_MIN to _MAX, so that the
+ * budget leaves the level that does not help for at most futile_cuts
+ * windows in every backoff. A window without a miss ends the streak, and a
+ * comfortable one the backoff's doubling.
+ */
+QOS_INLINE void qos_undo_futile_cuts(struct qos_dev *d)
+{
+	u32 b = d->futile_backoff * 2;
+
+	if (d->budget < d->streak_budget)
+		d->budget = d->streak_budget;
+	b = b < QOS_FUTILE_BACKOFF_MIN ? QOS_FUTILE_BACKOFF_MIN : b;
+	d->futile_backoff = b < QOS_FUTILE_BACKOFF_MAX ? b : QOS_FUTILE_BACKOFF_MAX;
+	d->futile_left = d->futile_backoff;
+	d->streak_cuts = 0;
+	d->futile++;
 }
 
 /*
@@ -953,15 +1023,33 @@ QOS_INLINE enum qos_verdict qos_window_end(struct qos_dev *d, const struct qos_j
 {
 	u64 capacity, floor = qos_budget_floor(w, t), ceiling = qos_budget_ceiling(w);
 	enum qos_verdict v = QOS_HOLD;
+	bool backing_off = d->futile_left;
 
 	/* what the budget allowed in this window */
 	capacity = d->budget / 1000 * ((window_ns < (1ULL << 40) ? window_ns : (1ULL << 40)) / 1000000);
-	if (j->missed) {
+	if (backing_off)
+		d->futile_left--;
+	if (j->judged && !j->missed) {
+		d->streak_cuts = 0;
+		if (j->comfortable)
+			d->futile_backoff = 0;
+	}
+	if (j->missed && backing_off) {
+		d->holds++;
+	} else if (j->missed && qos_streak_checkpoint(d, j, t)) {
+		qos_undo_futile_cuts(d);
+		d->holds++;
+	} else if (j->missed) {
 		u64 cut = d->budget - d->budget / 4, safe = qos_safe_point(w, j->tightest_missed);
 
+		if (!d->streak_cuts) {
+			d->streak_budget = d->budget;
+			d->streak_miss_pm = j->worst_miss_pm;
+		}
 		if (safe && safe < cut)
 			cut = safe > d->budget / 2 ? safe : d->budget / 2;
 		d->budget = cut > floor ? cut : floor;
+		d->streak_cuts++;
 		d->cuts++;
 		v = QOS_CUT;
 	} else if (j->comfortable && capacity &&

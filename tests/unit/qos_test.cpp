@@ -500,8 +500,10 @@ TEST_F(QosTest, FeedbackConvergesBelowTheTargetAndStaysInABand) {
 
 TEST_F(QosTest, FeedbackRecoversAfterTheLoadDrops) {
     tenant(1, 100, QOS_CLASS_LC, 100, 2000);
-    for (int win = 0; win < 20; win++) {
-        d.tenants[1].p99_us = 10000;  // overload
+    for (int win = 0; win < 40; win++) {
+        // Overload: the device serves a twentieth of the model's rate. Each cut helps, but
+        // not enough: the budget reaches the floor, and nothing undoes those cuts.
+        d.tenants[1].p99_us = simulated_p99_us(d.budget / QOS_VIO, w.device_viops / 20);
         d.window_used = d.budget / 10;
         qos_window(&d, &w, &t, t.window_ms * kMs);
     }
@@ -512,6 +514,89 @@ TEST_F(QosTest, FeedbackRecoversAfterTheLoadDrops) {
         qos_window(&d, &w, &t, t.window_ms * kMs);
     }
     EXPECT_EQ(d.budget, qos_budget_ceiling(&w));
+}
+
+// A miss the BE tenants do not cause (the LC tenant's own load, requests waiting for a tag
+// before qos sees them): cuts are tried, undone, and tried again after a growing backoff.
+TEST_F(QosTest, FutileCutsAreUndoneAndRetriedAfterABackoff) {
+    tenant(1, 100, QOS_CLASS_LC, 100, 2000);
+    const u64 start = d.budget;
+    int below = 0, streaks_seen = 0;
+    for (int win = 0; win < 400; win++) {
+        d.tenants[1].p99_us = 10000;  // whatever the budget
+        d.window_used = d.budget / 10;
+        const u64 futile_before = d.futile;
+        qos_window(&d, &w, &t, t.window_ms * kMs);
+        below += d.budget < start;
+        if (d.futile != futile_before) {
+            streaks_seen++;
+            EXPECT_EQ(d.budget, start) << "window " << win << ": the futile cuts are undone";
+        }
+    }
+    EXPECT_EQ(static_cast<u64>(streaks_seen), d.futile);
+    // Backoffs of 10, 20, 40, 80 and 160 windows after streaks of 3 cuts and a checkpoint.
+    EXPECT_EQ(d.futile, 6u);
+    EXPECT_EQ(d.futile_backoff, static_cast<u32>(QOS_FUTILE_BACKOFF_MAX));
+    EXPECT_EQ(d.cuts, 3 * d.futile);
+    EXPECT_LE(below, 3 * static_cast<int>(d.futile) + 3) << "below the start only while trying";
+    EXPECT_GT(d.budget, qos_budget_floor(&w, &t));
+}
+
+TEST_F(QosTest, CutsThatHelpAreNotUndone) {
+    tenant(1, 100, QOS_CLASS_LC, 100, 2000);
+    for (int win = 0; win < 400; win++) {
+        d.tenants[1].p99_us = simulated_p99_us(d.budget / QOS_VIO, w.device_viops);
+        d.window_used = d.budget / 10;
+        qos_window(&d, &w, &t, t.window_ms * kMs);
+    }
+    EXPECT_GT(d.cuts, 0u);
+    EXPECT_EQ(d.futile, 0u);
+}
+
+TEST_F(QosTest, WithoutTheFutilityCheckEveryMissCuts) {
+    t.futile_cuts = 0;
+    tenant(1, 100, QOS_CLASS_LC, 100, 2000);
+    for (int win = 0; win < 20; win++) {
+        d.tenants[1].p99_us = 10000;
+        d.window_used = d.budget / 10;
+        EXPECT_EQ(qos_window(&d, &w, &t, t.window_ms * kMs), QOS_CUT);
+    }
+    EXPECT_EQ(d.budget, qos_budget_floor(&w, &t));
+    EXPECT_EQ(d.futile, 0u);
+}
+
+TEST_F(QosTest, AMetTargetEndsTheStreakAndAComfortableOneTheBackoff) {
+    tenant(1, 100, QOS_CLASS_LC, 100, 2000);
+    auto window = [&](u32 p99) {
+        d.tenants[1].p99_us = p99;
+        d.window_used = d.budget / 10 / 2;  // half used: no raise
+        return qos_window(&d, &w, &t, t.window_ms * kMs);
+    };
+    // Two cuts, a window within the target: the next misses start a new streak.
+    EXPECT_EQ(window(10000), QOS_CUT);
+    EXPECT_EQ(window(10000), QOS_CUT);
+    const u64 after_two = d.budget;
+    EXPECT_EQ(window(1900), QOS_HOLD);
+    for (int i = 0; i < 3; i++)
+        EXPECT_EQ(window(10000), QOS_CUT);
+    EXPECT_EQ(window(10000), QOS_HOLD);  // futile: back to where this streak began
+    EXPECT_EQ(d.budget, after_two);
+    EXPECT_EQ(d.futile_left, static_cast<u32>(QOS_FUTILE_BACKOFF_MIN));
+    // Misses in the backoff cut nothing; a window without a p99 neither ends it nor counts as met.
+    EXPECT_EQ(window(10000), QOS_HOLD);
+    d.tenants[1].p99_us = 0;
+    qos_window(&d, &w, &t, t.window_ms * kMs);
+    EXPECT_EQ(d.futile_left, static_cast<u32>(QOS_FUTILE_BACKOFF_MIN) - 2);
+    EXPECT_EQ(d.futile_backoff, static_cast<u32>(QOS_FUTILE_BACKOFF_MIN));
+    // Comfortable: the next futile streak backs off from the minimum again, not twice it.
+    EXPECT_EQ(window(300), QOS_HOLD);
+    EXPECT_EQ(d.futile_backoff, 0u);
+    while (d.futile_left)
+        window(300);
+    for (int i = 0; i < 3; i++)
+        EXPECT_EQ(window(10000), QOS_CUT);
+    EXPECT_EQ(window(10000), QOS_HOLD);
+    EXPECT_EQ(d.futile_backoff, static_cast<u32>(QOS_FUTILE_BACKOFF_MIN));
 }
 
 TEST_F(QosTest, AnIdleDeviceIsNotRaisedNorAMissCutTwiceAsHard) {

@@ -12,6 +12,7 @@
 #   none with the same load is logged: across runs it measures the host;
 #   a debug kernel, /proc/lockdep, skips that baseline);
 # - fio verify=crc32c in an LC and a BE cgroup at once: zero errors;
+# - with a target no cut can meet, the cuts are found futile and undone;
 # - a BE-only load is never held back, whatever the budget (work
 #   conservation: no dispatch call waits for tokens) and, on a non-debug
 #   kernel, gets at least 70% of the IOPS it gets under none;
@@ -156,6 +157,22 @@ info "tenants: $(jq -c . <<<"$list")"
 assert_policy "$dev" qos
 assert_eq "policy errors" 0 "$(ufq_stat "$dev" policy_errors)"
 check_ufq_accounting "$dev"
+
+# ---- a target no cut can meet: the cuts are undone ---------------------------------
+# 50 us is a tenth of the device's service time: whatever the BE tenants get,
+# the LC tenant misses. After futile_cuts cuts that did not shrink the miss,
+# the budget goes back and misses cut nothing for a backoff (qos.h,
+# qos_streak_checkpoint()); without that the budget sinks to min_budget_pct.
+ufqctl tenant set qos "$cg/ufqlc" slo_p99_us=50
+before=$(qos_status)
+tenants_load futile
+after=$(qos_status)
+futile=$(($(jq .futile <<<"$after") - $(jq .futile <<<"$before")))
+cuts_made=$(($(jq .cuts <<<"$after") - $(jq .cuts <<<"$before")))
+info "unmeetable target: $cuts_made cuts, $futile futile streaks undone; budget $(($(jq .budget <<<"$before") / 1024)) -> $(($(jq .budget <<<"$after") / 1024)) VIO/s; BE IOPS $(iops "$UFQ_OUT/190-futile-be1.json") and $(iops "$UFQ_OUT/190-futile-be2.json")"
+assert_ge "futile streaks of cuts undone" 1 "$futile"
+assert_policy "$dev" qos
+ufqctl tenant set qos "$cg/ufqlc" slo_p99_us="$slo"
 
 # ---- BE alone: the whole device ----------------------------------------------------
 budget=$(($(qos_status | jq .budget) / 1024))

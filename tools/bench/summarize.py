@@ -339,6 +339,11 @@ def main():
             if f"qos_model.{k}" in meta:
                 w(f"- {k} device's cost model (tools/qos/calibrate; qos's, and io.cost's "
                   f"derived from it): `{meta[f'qos_model.{k}']}`")
+        nr = meta.get("nr_requests", "default")
+        w("- scheduler tags: "
+          + ("the kernel's default nr_requests (twice the hardware depth)" if nr == "default"
+             else f"nr_requests raised to at least {nr} under every elevator (none keeps "
+                  "the driver's depth)"))
         w("- fio: libaio, O_DIRECT, time_based; latency is fio's total latency "
           "(submission to completion).\n")
     w("Values are medians over the repetitions; min–max is the spread across them. "
