@@ -19,7 +19,7 @@ passed=0 failed=0 skipped=0
 # kernel. The lanes, qos and ml issues ask for their policy in this pass.
 debug_tests=(035-queue-order.sh 040-deadline-policy.sh 045-deadline-order.sh
 	050-fallback.sh 055-callback-balance.sh 057-failure-isolation.sh 058-kick-after.sh
-	047-lanes-policy.sh 060-live-swap.sh 062-depth-limits.sh 075-plugged-batches.sh 080-flush-fua-requeue.sh
+	047-lanes-policy.sh 060-live-swap.sh 062-depth-limits.sh 068-rebuild.sh 075-plugged-batches.sh 080-flush-fua-requeue.sh
 	085-passthrough.sh 152-trace-request-facts.sh 190-qos.sh 205-ml-policy.sh)
 
 run_host_tests() {
