@@ -245,6 +245,12 @@ static int slot_of(struct ufq_sched *sched, struct qos_dev *d, u64 cgroup,
 	return slot;
 }
 
+/* The depth the LC reserve keeps some of: one hardware queue's (qos_reserve_holds()). */
+static __always_inline u32 device_slots(const struct ufq_sched *sched)
+{
+	return sched->hw_queue_depth;
+}
+
 static u64 rq_cost(struct qos_dev *d, const struct qos_weights *w, u64 flags, u32 bytes)
 {
 	return qos_cost(w, flags & UFQ_RQ_WRITE, flags & UFQ_RQ_DISCARD, bytes, d->write_weight);
@@ -281,7 +287,9 @@ s32 UFQ_OP(qos_insert, struct ufq_sched *sched, struct request *rq, u64 flags)
 	if (!sched->nr_waiting && !sched->nr_ready) {
 		w = model_for(d);
 		qos_pick_alone(d, t, slot, now, &c);
-		if (c.slot == slot && !ufq_direct_dispatch(sched, rq)) {
+		if (c.slot == slot &&
+		    !qos_reserve_holds(d, t, &c, device_slots(sched), ufq_nr_in_flight(sched), now) &&
+		    !ufq_direct_dispatch(sched, rq)) {
 			rflags = ufq_rq_flags(rq);
 			qos_charge(d, t, &c, rq_cost(d, w, rflags, ufq_rq_bytes(rq)),
 				   writes_data(rflags), ufq_rq_bytes(rq), now);
@@ -316,6 +324,7 @@ void UFQ_OP(qos_dispatch, struct ufq_sched *sched)
 			mask &= ~(1U << i);	/* emptied by dispatch or merges */
 	}
 	d->busy_mask = mask;
+	d->reserve_held = 0;
 	w = model_for(d);
 	pick(d, t, v, mask, now, &c);
 	if (c.slot < 0) {
@@ -323,6 +332,13 @@ void UFQ_OP(qos_dispatch, struct ufq_sched *sched)
 			ufq_kick_after(sched, c.retry_ns);
 			d->kicks++;
 		}
+		return;
+	}
+	if (qos_reserve_holds(d, t, &c, device_slots(sched), ufq_nr_in_flight(sched), now)) {
+		/* completed() kicks; this in case nothing completes soon */
+		d->reserve_held = 1;
+		d->reserve_holds++;
+		ufq_kick_after(sched, qos_burst_ns(t));
 		return;
 	}
 	i = (u32)c.slot & (QOS_NR_SLOTS - 1);
@@ -344,6 +360,9 @@ void UFQ_OP(qos_completed, struct ufq_sched *sched, struct request *rq, u64 wait
 	u32 key, b, cls = 0;
 	int slot;
 
+	/* A BE request held for the LC reserve: this completion freed a tag. */
+	if (d && d->reserve_held)
+		ufq_kick_after(sched, 0);
 	if (d && QOS_COOKIE_VALID(cookie)) {
 		slot = QOS_COOKIE_SLOT(cookie) & (QOS_NR_SLOTS - 1);
 		s = &d->tenants[slot];

@@ -203,6 +203,7 @@ QOS_INLINE u64 qos_safe_point(const struct qos_weights *w, u32 slo_us)
 #define QOS_DEFAULT_MIN_SAMPLES 200
 #define QOS_DEFAULT_MAX_WAIT_MS 1000
 #define QOS_DEFAULT_FUTILE_CUTS 3
+#define QOS_DEFAULT_LC_RESERVE 1
 #define QOS_FUTILE_BACKOFF_MIN 10	/* windows */
 #define QOS_FUTILE_BACKOFF_MAX 160	/* windows */
 
@@ -232,6 +233,11 @@ struct qos_tunables {
 	 * bucket (1/8) undoes them and stops cutting for a while (0: never)
 	 */
 	u32 futile_cuts UFQ_TUNABLE(QOS_DEFAULT_FUTILE_CUTS, 0, 100);
+	/*
+	 * hardware tags of the device a BE request leaves free while an LC
+	 * tenant runs (qos_reserve_holds(); 0: none)
+	 */
+	u32 lc_reserve UFQ_TUNABLE(QOS_DEFAULT_LC_RESERVE, 0, 1024);
 };
 
 QOS_INLINE void qos_tunables_default(struct qos_tunables *t)
@@ -247,6 +253,7 @@ QOS_INLINE void qos_tunables_default(struct qos_tunables *t)
 	t->min_samples = QOS_DEFAULT_MIN_SAMPLES;
 	t->max_wait_ms = QOS_DEFAULT_MAX_WAIT_MS;
 	t->futile_cuts = QOS_DEFAULT_FUTILE_CUTS;
+	t->lc_reserve = QOS_DEFAULT_LC_RESERVE;
 }
 
 /* Window, burst and wait in ns, never 0 whatever was written into the map. */
@@ -323,6 +330,9 @@ struct qos_dev {
 	u32 futile_backoff;	/* windows the last futile streak stopped the cuts for */
 	u32 futile_left;	/* windows in which a miss still cuts nothing */
 	u64 futile;		/* streaks of cuts found futile and undone */
+	u64 reserve_holds;	/* dispatches of BE requests held for the LC reserve */
+	u32 reserve_held;	/* the last dispatch held one: completions kick */
+	u32 pad2;
 	struct qos_slot tenants[QOS_NR_SLOTS];
 };
 
@@ -394,6 +404,14 @@ QOS_INLINE void qos_dev_init(struct qos_dev *d, const struct qos_weights *w,
 	d->aged = 0;
 	d->lc_last_active_ns = 0;
 	d->windows = 0;
+	d->streak_budget = 0;
+	d->streak_miss_pm = 0;
+	d->streak_cuts = 0;
+	d->futile_backoff = 0;
+	d->futile_left = 0;
+	d->futile = 0;
+	d->reserve_holds = 0;
+	d->reserve_held = 0;
 	for (i = 0; i < QOS_NR_SLOTS; i++) {
 		qos_slot_reset(&d->tenants[i], now);
 		d->tenants[i].gen = 0;
@@ -809,6 +827,36 @@ QOS_INLINE void qos_pick_alone(struct qos_dev *d, const struct qos_tunables *t, 
 	qos_pick_begin(&p, d, t, now);
 	qos_pick_slot(&p, i, 1, 0);
 	qos_pick_end(&p, c);
+}
+
+/*
+ * Whether the request of choice @c must wait so that lc_reserve of the
+ * device's @slots hardware tags stay free, with @in_flight requests at the
+ * driver, at @now. @slots is the depth of one hardware queue: the tags of
+ * all of them are more than a device may take (null_blk's poll queue,
+ * NVMe's queues of other CPUs), so on a device of several queues this
+ * holds BE requests back sooner than it needs to, never later. Only a BE request (or one of the default tenant), only
+ * while an LC tenant ran in the last window, never a request past
+ * max_wait_ms, and never when the reserve would leave BE requests no tag.
+ * The budget bounds what BE tenants get over a window; this bounds what
+ * an LC request finds in its way when it arrives: on a device of few tags
+ * (4 on the benchmark's null_blk) an LC read behind a full device waits a
+ * whole service time, whatever the budget, and the cuts that would follow
+ * take far more from BE than that one tag does. Completions while it holds
+ * run dispatch again (qos.bpf.c).
+ */
+QOS_INLINE bool qos_reserve_holds(const struct qos_dev *d, const struct qos_tunables *t,
+				  const struct qos_choice *c, u32 slots, u32 in_flight, u64 now)
+{
+	u32 reserve = t->lc_reserve;
+
+	if (!reserve || slots <= reserve || c->slot < 0 || c->slot >= QOS_NR_SLOTS)
+		return false;
+	if (d->tenants[c->slot].cls == QOS_CLASS_LC || c->slot == c->aged_slot)
+		return false;
+	if (!d->lc_last_active_ns || !qos_within(now, d->lc_last_active_ns, qos_window_ns(t)))
+		return false;
+	return (u64)in_flight + reserve >= slots;
 }
 
 /*

@@ -599,6 +599,50 @@ TEST_F(QosTest, AMetTargetEndsTheStreakAndAComfortableOneTheBackoff) {
     EXPECT_EQ(d.futile_backoff, static_cast<u32>(QOS_FUTILE_BACKOFF_MIN));
 }
 
+TEST_F(QosTest, TheLcReserveHoldsBeRequestsOnlyWhileAnLcTenantRuns) {
+    tenant(1, 100, QOS_CLASS_LC, 100, 2000);
+    tenant(2, 200, QOS_CLASS_BE, 100);
+    qos_choice be{2, -1, QOS_PAY_OWN, 0}, lc{1, -1, QOS_PAY_OWN, 0};
+    // No LC I/O yet: a full device takes BE requests.
+    EXPECT_FALSE(qos_reserve_holds(&d, &t, &be, 4, 4, now));
+    d.lc_last_active_ns = now - 10 * kMs;
+    // 4 tags, reserve 1: BE may hold 3 of them, never the last.
+    EXPECT_FALSE(qos_reserve_holds(&d, &t, &be, 4, 2, now));
+    EXPECT_TRUE(qos_reserve_holds(&d, &t, &be, 4, 3, now));
+    EXPECT_TRUE(qos_reserve_holds(&d, &t, &be, 4, 9, now));
+    // LC requests and the default tenant's (BE) alike: only the LC ones pass.
+    EXPECT_FALSE(qos_reserve_holds(&d, &t, &lc, 4, 3, now));
+    qos_choice def{QOS_DEFAULT_SLOT, -1, QOS_PAY_OWN, 0};
+    EXPECT_TRUE(qos_reserve_holds(&d, &t, &def, 4, 3, now));
+    // A request past max_wait_ms goes whatever the reserve.
+    qos_choice aged{2, 2, QOS_PAY_FREE, 0};
+    EXPECT_FALSE(qos_reserve_holds(&d, &t, &aged, 4, 3, now));
+    // A reserve that would leave BE no tag, or none at all: never held.
+    EXPECT_FALSE(qos_reserve_holds(&d, &t, &be, 1, 1, now));
+    t.lc_reserve = 4;
+    EXPECT_FALSE(qos_reserve_holds(&d, &t, &be, 4, 0, now));
+    t.lc_reserve = 0;
+    EXPECT_FALSE(qos_reserve_holds(&d, &t, &be, 4, 4, now));
+    t.lc_reserve = 2;
+    EXPECT_TRUE(qos_reserve_holds(&d, &t, &be, 4, 2, now));
+    EXPECT_FALSE(qos_reserve_holds(&d, &t, &be, 4, 1, now));
+    // The LC tenant's last I/O a window ago: the device is BE's again.
+    d.lc_last_active_ns = now - t.window_ms * kMs;
+    EXPECT_FALSE(qos_reserve_holds(&d, &t, &be, 4, 4, now));
+}
+
+TEST_F(QosTest, ADeviceBoundAfreshStartsItsFeedbackOver) {
+    d.futile = 5;
+    d.futile_left = 7;
+    d.streak_cuts = 2;
+    d.reserve_holds = 9;
+    qos_dev_init(&d, &w, &t, 42, now);
+    EXPECT_EQ(d.futile, 0u);
+    EXPECT_EQ(d.futile_left, 0u);
+    EXPECT_EQ(d.streak_cuts, 0u);
+    EXPECT_EQ(d.reserve_holds, 0u);
+}
+
 TEST_F(QosTest, AnIdleDeviceIsNotRaisedNorAMissCutTwiceAsHard) {
     tenant(1, 100, QOS_CLASS_LC, 100, 2000);
     const u64 start = d.budget;

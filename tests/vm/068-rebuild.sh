@@ -17,12 +17,13 @@ cfs=/sys/kernel/config/nullb/$dev
 make_nullb "$dev" size=256 memory_backed=1 irqmode=2 completion_nsec=100000 \
 	hw_queue_depth=16 submit_queues=2
 hw_queues() { local d; d=(/sys/block/"$1"/mq/*/); echo ${#d[@]}; }
-assert_eq "$dev hardware queues" 2 "$(hw_queues "$dev")"
+poll=$(<"$cfs/poll_queues")	# hardware queues besides the submission ones
+assert_eq "$dev hardware queues" $((2 + poll)) "$(hw_queues "$dev")"
 
 # rebuild N: set the null_blk's submission queues to N while it serves I/O.
 rebuild() {
 	echo "$1" >"$cfs/submit_queues" || fail "cannot set submit_queues to $1"
-	assert_eq "$dev hardware queues after the rebuild" "$1" "$(hw_queues "$dev")"
+	assert_eq "$dev hardware queues after the rebuild" $(($1 + poll)) "$(hw_queues "$dev")"
 }
 
 for p in deadline lanes qos; do

@@ -8,7 +8,8 @@
 # - an LC tenant (QD1 4k reads, 2000 IOPS reserved, its p99 alone as its
 #   target) beside two BE tenants (QD32 4k reads, QD16 16k writes): the LC
 #   tenant's p99 is below each BE tenant's; the feedback cut the budget, the
-#   BE tenants were held back and the LC tenant never was (its p99 under
+#   BE tenants were held back (by their buckets, and for the LC tenant's
+#   reserved hardware tag) and the LC tenant never was (its p99 under
 #   none with the same load is logged: across runs it measures the host;
 #   a debug kernel, /proc/lockdep, skips that baseline);
 # - fio verify=crc32c in an LC and a BE cgroup at once: zero errors;
@@ -125,7 +126,7 @@ lc=$(p99_us "$UFQ_OUT/190-qos-lc.json")
 be1=$(p99_us "$UFQ_OUT/190-qos-be1.json")
 be2=$(p99_us "$UFQ_OUT/190-qos-be2.json")
 info "qos: LC p99 $lc us, BE p99 $be1 and $be2 us; BE IOPS $(iops "$UFQ_OUT/190-qos-be1.json") and $(iops "$UFQ_OUT/190-qos-be2.json")"
-qos_status | jq -c '{budget: (.budget / 1024 | floor), spare, cuts, raises, holds, kicks, aged,
+qos_status | jq -c '{budget: (.budget / 1024 | floor), spare, cuts, raises, holds, kicks, aged, futile, reserve_holds,
 	tenants: [.tenants[] | select(.cgroup != 0 or .dispatched != 0) |
 		{cgroup, cls, iops, rate: (.rate / 1024 | floor), tokens, dispatched, throttled_ms, p99_us}]}' |
 	sed 's/^/-- status: /' >&2
@@ -151,6 +152,9 @@ else
 		fail "the BE tenants were never held back (throttled_ms $(throttled ufqbe1), $(throttled ufqbe2))"
 fi
 assert_eq "time the LC tenant was held back (ms)" 0 "$(throttled ufqlc)"
+# The BE tenants keep more than 4 requests ready for the 4 hardware tags:
+# with the LC tenant running, the reserve (lc_reserve, 1 tag) held some.
+assert_ge "BE dispatches held for the LC tenant's hardware tag" 1 "$(qos_status | jq .reserve_holds)"
 info "feedback: $cuts cuts, $(qos_status | jq .raises) raises, budget now $(($(qos_status | jq .budget) / 1024)) VIO/s"
 list=$(ufqctl tenant list qos --json)
 info "tenants: $(jq -c . <<<"$list")"
