@@ -290,6 +290,7 @@ s32 UFQ_OP(qos_insert, struct ufq_sched *sched, struct request *rq, u64 flags)
 		if (c.slot == slot &&
 		    !qos_reserve_holds(d, t, &c, device_slots(sched), ufq_nr_in_flight(sched), now) &&
 		    !ufq_direct_dispatch(sched, rq)) {
+			d->reserve_held = 0;	/* nothing else waits: nothing is held */
 			rflags = ufq_rq_flags(rq);
 			qos_charge(d, t, &c, rq_cost(d, w, rflags, ufq_rq_bytes(rq)),
 				   writes_data(rflags), ufq_rq_bytes(rq), now);
@@ -360,8 +361,12 @@ void UFQ_OP(qos_completed, struct ufq_sched *sched, struct request *rq, u64 wait
 	u32 key, b, cls = 0;
 	int slot;
 
-	/* A BE request held for the LC reserve: this completion freed a tag. */
-	if (d && d->reserve_held)
+	/*
+	 * A BE request held for the LC reserve: this completion freed a tag.
+	 * (The flag is cleared by the next dispatch() call, which a request
+	 * dispatched straight from insert never makes: nothing waiting, no kick.)
+	 */
+	if (d && d->reserve_held && sched->nr_waiting)
 		ufq_kick_after(sched, 0);
 	if (d && QOS_COOKIE_VALID(cookie)) {
 		slot = QOS_COOKIE_SLOT(cookie) & (QOS_NR_SLOTS - 1);
