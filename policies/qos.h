@@ -835,9 +835,10 @@ QOS_INLINE void qos_pick_alone(struct qos_dev *d, const struct qos_tunables *t, 
  * driver, at @now. @slots is the depth of one hardware queue: the tags of
  * all of them are more than a device may take (null_blk's poll queue,
  * NVMe's queues of other CPUs), so on a device of several queues this
- * holds BE requests back sooner than it needs to, never later. Only a BE request (or one of the default tenant), only
- * while an LC tenant ran in the last window, never a request past
- * max_wait_ms, and never when the reserve would leave BE requests no tag.
+ * holds BE requests back sooner than it needs to, never later. Only a BE
+ * request (or one of the default tenant), only while an LC tenant ran in
+ * the last window, never a request past max_wait_ms, and never when the
+ * reserve would leave BE requests no tag.
  * The budget bounds what BE tenants get over a window; this bounds what
  * an LC request finds in its way when it arrives: on a device of few tags
  * (4 on the benchmark's null_blk) an LC read behind a full device waits a
