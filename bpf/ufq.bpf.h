@@ -4,8 +4,8 @@
  *
  * A policy is a struct ufq_ops in a ".struct_ops.link" section whose
  * callbacks place requests into the device's kernel-owned queues
- * (ufq_insert) and pick which queue dispatches next (ufq_dispatch*), or
- * dispatch a request directly from insert (ufq_direct_dispatch). The
+ * (ufq_bpf_insert) and pick which queue dispatches next (ufq_bpf_dispatch*), or
+ * dispatch a request directly from insert (ufq_bpf_direct_dispatch). The
  * kernel keeps every request: a policy that misbehaves only loses the
  * device, which falls back to FIFO. docs/writing-a-policy.md is the guide;
  * Documentation/block/ufq-iosched.rst in the kernel patches is the
@@ -33,24 +33,24 @@
 /*
  * Place the request being inserted in @queue at @key (from ops.insert).
  * Returns 0 when placed; -EEXIST if the request was placed already (by an
- * earlier ufq_insert() or ufq_direct_dispatch(): it stays where it is);
+ * earlier ufq_bpf_insert() or ufq_bpf_direct_dispatch(): it stays where it is);
  * -EPERM outside insert, or -EINVAL for a bad queue, another request or a
  * policy without dispatch: those are contract violations, and the device
  * falls back to FIFO as soon as insert returns. What insert itself returns
  * only matters if it leaves the request unplaced: that is a violation too,
  * and the value goes into last_error ("insert() failed with <errno>").
  */
-extern s32 ufq_insert(struct ufq_sched *sched, struct request *rq, u32 queue,
+extern s32 ufq_bpf_insert(struct ufq_sched *sched, struct request *rq, u32 queue,
 		      u64 key) __ksym;
 /*
  * Dispatch the request being inserted at once, behind the requests already
  * dispatched (from ops.insert): for a request the policy would dispatch
  * next anyway, it saves the dispatch() call. Returns 0 when dispatched,
- * -EEXIST if already placed, -EPERM or -EINVAL (violations) as ufq_insert().
+ * -EEXIST if already placed, -EPERM or -EINVAL (violations) as ufq_bpf_insert().
  */
-extern s32 ufq_direct_dispatch(struct ufq_sched *sched, struct request *rq) __ksym;
+extern s32 ufq_bpf_direct_dispatch(struct ufq_sched *sched, struct request *rq) __ksym;
 /*
- * The ufq_dispatch*() kfuncs move one request to the end of the device's
+ * The ufq_bpf_dispatch*() kfuncs move one request to the end of the device's
  * dispatch list and return true, or false when the queue has none to give
  * (also for a bad queue or outside dispatch, which are violations).
  * dispatch() is called when the driver can take a request and the FIFO
@@ -60,46 +60,46 @@ extern s32 ufq_direct_dispatch(struct ufq_sched *sched, struct request *rq) __ks
  * order without further dispatch() calls (sched->nr_ready counts them).
  */
 /* Dispatch the lowest key of @queue (from ops.dispatch). */
-extern bool ufq_dispatch(struct ufq_sched *sched, u32 queue) __ksym;
+extern bool ufq_bpf_dispatch(struct ufq_sched *sched, u32 queue) __ksym;
 /* Dispatch the first request with key >= @key (from ops.dispatch). */
-extern bool ufq_dispatch_from(struct ufq_sched *sched, u32 queue, u64 key) __ksym;
+extern bool ufq_bpf_dispatch_from(struct ufq_sched *sched, u32 queue, u64 key) __ksym;
 /* Dispatch the request that waited longest in @queue (from ops.dispatch). */
-extern bool ufq_dispatch_oldest(struct ufq_sched *sched, u32 queue) __ksym;
+extern bool ufq_bpf_dispatch_oldest(struct ufq_sched *sched, u32 queue) __ksym;
 /*
  * Queue state, from callbacks that hold the device lock (insert, dispatch,
  * allow_merge, merged). For an empty queue: 0 requests, first key
- * UFQ_U64_MAX (also a valid key: check ufq_queue_nr() to tell), oldest
+ * UFQ_U64_MAX (also a valid key: check ufq_bpf_queue_nr() to tell), oldest
  * wait 0. The wait is measured at one instant per callback.
  */
-extern u32 ufq_queue_nr(struct ufq_sched *sched, u32 queue) __ksym;
-extern u64 ufq_queue_first_key(struct ufq_sched *sched, u32 queue) __ksym;
-extern u64 ufq_queue_oldest_wait_ns(struct ufq_sched *sched, u32 queue) __ksym;
+extern u32 ufq_bpf_queue_nr(struct ufq_sched *sched, u32 queue) __ksym;
+extern u64 ufq_bpf_queue_first_key(struct ufq_sched *sched, u32 queue) __ksym;
+extern u64 ufq_bpf_queue_oldest_wait_ns(struct ufq_sched *sched, u32 queue) __ksym;
 /* Run dispatch again in @delay_ns (for policies that hold I/O back). */
-extern void ufq_kick_after(struct ufq_sched *sched, u64 delay_ns) __ksym;
+extern void ufq_bpf_kick_after(struct ufq_sched *sched, u64 delay_ns) __ksym;
 /* Give the device up: it falls back to FIFO with @reason in last_error. */
-extern void ufq_abort(struct ufq_sched *sched, const char *reason) __ksym;
+extern void ufq_bpf_abort(struct ufq_sched *sched, const char *reason) __ksym;
 /*
  * Limit the scheduler tags per hardware queue that requests of @class
  * (UFQ_DEPTH_SYNC_READ, UFQ_DEPTH_SYNC_WRITE, UFQ_DEPTH_ASYNC) hold at once;
  * 0 removes the limit. From any callback; from init_dev() it takes effect
  * when the policy gets the device. Removed when the device leaves the policy.
  */
-extern s32 ufq_set_depth_limit(struct ufq_sched *sched, u32 class, u32 depth) __ksym;
+extern s32 ufq_bpf_set_depth_limit(struct ufq_sched *sched, u32 class, u32 depth) __ksym;
 
 /*
  * A u64 of the policy's kept with a request until it is freed (0 at first,
  * kept across dispatch, requeue and in-place updates); from any callback.
  */
-extern s32 ufq_rq_set_cookie(struct request *rq, u64 cookie) __ksym;
-extern u64 ufq_rq_cookie(const struct request *rq) __ksym;
+extern s32 ufq_bpf_rq_set_cookie(struct request *rq, u64 cookie) __ksym;
+extern u64 ufq_bpf_rq_cookie(const struct request *rq) __ksym;
 
 /*
- * Describe the request ufq_dispatch() (key 0), ufq_dispatch_from(key) or,
- * with UFQ_PEEK_OLDEST, ufq_dispatch_oldest() would take, without taking
+ * Describe the request ufq_bpf_dispatch() (key 0), ufq_bpf_dispatch_from(key) or,
+ * with UFQ_PEEK_OLDEST, ufq_bpf_dispatch_oldest() would take, without taking
  * it: 0, or -ENOENT (info zeroed) if there is none. From callbacks that
  * hold the device lock; initialise @info.
  */
-extern s32 ufq_queue_peek(struct ufq_sched *sched, u32 queue, u64 key, u64 flags,
+extern s32 ufq_bpf_queue_peek(struct ufq_sched *sched, u32 queue, u64 key, u64 flags,
 			  struct ufq_rq_info *info) __ksym;
 
 /* Requests the driver took from the scheduler and has not completed. */
@@ -110,19 +110,19 @@ static __always_inline u32 ufq_nr_in_flight(const struct ufq_sched *sched)
 
 /*
  * Read-only request accessors, for the request passed to a callback.
- * ufq_rq_flags(): UFQ_RQ_* bits (include/ufq/rq_flags.h). ufq_rq_ioprio():
+ * ufq_bpf_rq_flags(): UFQ_RQ_* bits (include/ufq/rq_flags.h). ufq_bpf_rq_ioprio():
  * take it apart with ufq_ioprio_class() and ufq_ioprio_level()
  * (include/ufq/ioprio.h). In completed() and finish(), when the request's
- * bios are done, ufq_rq_bytes(), ufq_rq_cgroup_id() and ufq_rq_ioprio()
+ * bios are done, ufq_bpf_rq_bytes(), ufq_bpf_rq_cgroup_id() and ufq_bpf_rq_ioprio()
  * return what ufq recorded at dispatch.
  */
-extern u64 ufq_rq_sector(const struct request *rq) __ksym;
-extern u32 ufq_rq_bytes(const struct request *rq) __ksym;
-extern u64 ufq_rq_flags(const struct request *rq) __ksym;
-extern u16 ufq_rq_ioprio(const struct request *rq) __ksym;
-extern u64 ufq_rq_cgroup_id(const struct request *rq) __ksym;
-extern u64 ufq_rq_alloc_ns(const struct request *rq) __ksym;
-extern u64 ufq_rq_insert_ns(const struct request *rq) __ksym;
+extern u64 ufq_bpf_rq_sector(const struct request *rq) __ksym;
+extern u32 ufq_bpf_rq_bytes(const struct request *rq) __ksym;
+extern u64 ufq_bpf_rq_flags(const struct request *rq) __ksym;
+extern u16 ufq_bpf_rq_ioprio(const struct request *rq) __ksym;
+extern u64 ufq_bpf_rq_cgroup_id(const struct request *rq) __ksym;
+extern u64 ufq_bpf_rq_alloc_ns(const struct request *rq) __ksym;
+extern u64 ufq_bpf_rq_insert_ns(const struct request *rq) __ksym;
 
 /* A callback of a policy: UFQ_OP(deadline_insert, struct ufq_sched *sched, ...) */
 #define UFQ_OP(name, args...) SEC("struct_ops/" #name) BPF_PROG(name, ##args)
@@ -169,7 +169,7 @@ extern u64 ufq_rq_insert_ns(const struct request *rq) __ksym;
 
 /*
  * Per-cgroup configuration ("tenants"): a hash map whose name ends in
- * "_tenants", keyed by cgroup v2 id (u64, what ufq_rq_cgroup_id() returns
+ * "_tenants", keyed by cgroup v2 id (u64, what ufq_bpf_rq_cgroup_id() returns
  * and the cgroup directory's inode number), whose value is a struct of
  * integers marked with UFQ_TUNABLE like the tunables. `ufqctl tenant set
  * POLICY CGROUP_PATH name=value...` writes an entry (starting from the

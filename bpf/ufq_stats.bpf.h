@@ -129,17 +129,17 @@ static __always_inline void ufq_sdk_trace(struct ufq_sched *sched, struct reques
 		return;
 	}
 	ev->complete_ns = bpf_ktime_get_ns();
-	ev->alloc_ns = ufq_rq_alloc_ns(rq);
-	ev->insert_ns = ufq_rq_insert_ns(rq);
+	ev->alloc_ns = ufq_bpf_rq_alloc_ns(rq);
+	ev->insert_ns = ufq_bpf_rq_insert_ns(rq);
 	ev->wait_ns = wait_ns;
 	ev->service_ns = service_ns;
-	ev->sector = ufq_rq_sector(rq);
-	ev->flags = ufq_rq_flags(rq);
-	ev->cgroup_id = ufq_rq_cgroup_id(rq);
+	ev->sector = ufq_bpf_rq_sector(rq);
+	ev->flags = ufq_bpf_rq_flags(rq);
+	ev->cgroup_id = ufq_bpf_rq_cgroup_id(rq);
 	ev->dev = sched->dev;
-	ev->bytes = ufq_rq_bytes(rq);
+	ev->bytes = ufq_bpf_rq_bytes(rq);
 	ev->nr_waiting = sched->nr_waiting;
-	ev->ioprio = ufq_rq_ioprio(rq);
+	ev->ioprio = ufq_bpf_rq_ioprio(rq);
 	ev->reserved = 0;
 	/*
 	 * Wake the reader only when a good part of the buffer is used; it
@@ -153,7 +153,7 @@ static __always_inline void ufq_sdk_trace(struct ufq_sched *sched, struct reques
 /* The direction ufq_sdk_completed() counts a request in. */
 static __always_inline int ufq_sdk_dir(struct request *rq)
 {
-	return (ufq_rq_flags(rq) & UFQ_RQ_WRITE) ? UFQ_DIR_WRITE : UFQ_DIR_READ;
+	return (ufq_bpf_rq_flags(rq) & UFQ_RQ_WRITE) ? UFQ_DIR_WRITE : UFQ_DIR_READ;
 }
 
 /*
@@ -168,7 +168,7 @@ static __always_inline u64 ufq_sdk_latency_ns(struct request *rq, u64 wait_ns, u
 	u64 ns = wait_ns + service_ns;
 
 	if (!service_ns) {
-		u64 now = bpf_ktime_get_ns(), inserted = ufq_rq_insert_ns(rq);
+		u64 now = bpf_ktime_get_ns(), inserted = ufq_bpf_rq_insert_ns(rq);
 
 		if (inserted && inserted < now && now - inserted > ns)
 			ns = now - inserted;

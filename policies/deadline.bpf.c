@@ -53,8 +53,8 @@ s32 UFQ_OP(deadline_init_dev, struct ufq_sched *sched)
 s32 UFQ_OP(deadline_insert, struct ufq_sched *sched, struct request *rq,
 	   u64 flags)
 {
-	int dir = (ufq_rq_flags(rq) & UFQ_RQ_WRITE) ? DL_WRITE : DL_READ;
-	u64 sector = ufq_rq_sector(rq);
+	int dir = (ufq_bpf_rq_flags(rq) & UFQ_RQ_WRITE) ? DL_WRITE : DL_READ;
+	u64 sector = ufq_bpf_rq_sector(rq);
 	struct deadline_tunables *t;
 	struct dl_state *st;
 	u32 id = sched->id;
@@ -68,12 +68,12 @@ s32 UFQ_OP(deadline_insert, struct ufq_sched *sched, struct request *rq,
 	if (!sched->nr_waiting && !sched->nr_ready) {
 		st = bpf_map_lookup_elem(&dl_devices, &id);
 		t = tunables();
-		if (st && t && !ufq_direct_dispatch(sched, rq)) {
+		if (st && t && !ufq_bpf_direct_dispatch(sched, rq)) {
 			dl_dispatched_alone(st, t, dir, sector, sched->last_end_sector);
 			return 0;
 		}
 	}
-	return ufq_insert(sched, rq, DL_QUEUE(dir), sector);
+	return ufq_bpf_insert(sched, rq, DL_QUEUE(dir), sector);
 }
 
 void UFQ_OP(deadline_dispatch, struct ufq_sched *sched)
@@ -88,18 +88,18 @@ void UFQ_OP(deadline_dispatch, struct ufq_sched *sched)
 
 	st = bpf_map_lookup_elem(&dl_devices, &id);
 	if (!st || !t) {
-		ufq_abort(sched, "deadline: no state for the device");
+		ufq_bpf_abort(sched, "deadline: no state for the device");
 		return;
 	}
-	v.nr[DL_READ] = ufq_queue_nr(sched, DL_QUEUE(DL_READ));
-	v.nr[DL_WRITE] = ufq_queue_nr(sched, DL_QUEUE(DL_WRITE));
-	v.oldest_wait_ns[DL_READ] = ufq_queue_oldest_wait_ns(sched, DL_QUEUE(DL_READ));
-	v.oldest_wait_ns[DL_WRITE] = ufq_queue_oldest_wait_ns(sched, DL_QUEUE(DL_WRITE));
+	v.nr[DL_READ] = ufq_bpf_queue_nr(sched, DL_QUEUE(DL_READ));
+	v.nr[DL_WRITE] = ufq_bpf_queue_nr(sched, DL_QUEUE(DL_WRITE));
+	v.oldest_wait_ns[DL_READ] = ufq_bpf_queue_oldest_wait_ns(sched, DL_QUEUE(DL_READ));
+	v.oldest_wait_ns[DL_WRITE] = ufq_bpf_queue_oldest_wait_ns(sched, DL_QUEUE(DL_WRITE));
 
 	/* Go on with the current batch if a request lies ahead of it. */
 	if (dl_batch_continues(st, t, &v)) {
 		dir = dl_dir(st->last_dir);
-		if (ufq_dispatch_from(sched, DL_QUEUE(dir), dl_next_pos(st, dir))) {
+		if (ufq_bpf_dispatch_from(sched, DL_QUEUE(dir), dl_next_pos(st, dir))) {
 			dl_dispatched(st, dir, sched->last_end_sector, false);
 			return;
 		}
@@ -111,10 +111,10 @@ void UFQ_OP(deadline_dispatch, struct ufq_sched *sched)
 	dir = dl_dir(b.dir);
 	ok = false;
 	if (b.start == DL_START_AT_POS)
-		ok = ufq_dispatch_from(sched, DL_QUEUE(dir), dl_next_pos(st, dir));
+		ok = ufq_bpf_dispatch_from(sched, DL_QUEUE(dir), dl_next_pos(st, dir));
 	/* Expired, or nothing beyond the last position: oldest first. */
 	if (!ok)
-		ok = ufq_dispatch_oldest(sched, DL_QUEUE(dir));
+		ok = ufq_bpf_dispatch_oldest(sched, DL_QUEUE(dir));
 	if (ok)
 		dl_dispatched(st, dir, sched->last_end_sector, true);
 }

@@ -15,7 +15,7 @@ UFQ_LICENSE;
 
 s32 UFQ_OP(fifo_insert, struct ufq_sched *sched, struct request *rq, u64 flags)
 {
-	return ufq_direct_dispatch(sched, rq);
+	return ufq_bpf_direct_dispatch(sched, rq);
 }
 
 void UFQ_OP(fifo_completed, struct ufq_sched *sched, struct request *rq,

@@ -102,8 +102,8 @@ static void apply_write_depth(struct ufq_sched *sched, struct lanes_dev *d)
 
 	if (depth == d->write_depth)
 		return;
-	if (ufq_set_depth_limit(sched, UFQ_DEPTH_SYNC_WRITE, depth) ||
-	    ufq_set_depth_limit(sched, UFQ_DEPTH_ASYNC, depth))
+	if (ufq_bpf_set_depth_limit(sched, UFQ_DEPTH_SYNC_WRITE, depth) ||
+	    ufq_bpf_set_depth_limit(sched, UFQ_DEPTH_ASYNC, depth))
 		return;		/* not applied: tried again at the next tick */
 	d->write_depth = depth;
 }
@@ -146,7 +146,7 @@ s32 UFQ_OP(lanes_init_dev, struct ufq_sched *sched)
 
 s32 UFQ_OP(lanes_insert, struct ufq_sched *sched, struct request *rq, u64 flags)
 {
-	u32 cls = lanes_classify(ufq_rq_flags(rq), ufq_rq_bytes(rq));
+	u32 cls = lanes_classify(ufq_bpf_rq_flags(rq), ufq_bpf_rq_bytes(rq));
 	int lane = lanes_lane_of(cls);
 	struct lanes_tunables *t = tunables();
 	struct lanes_dev *d = device(sched);
@@ -156,21 +156,21 @@ s32 UFQ_OP(lanes_insert, struct ufq_sched *sched, struct request *rq, u64 flags)
 	 * The class, for completed(): a small write that grows by merging
 	 * stays in the Read lane it was placed in, and is counted as such.
 	 */
-	ufq_rq_set_cookie(rq, LANES_COOKIE(cls));
+	ufq_bpf_rq_set_cookie(rq, LANES_COOKIE(cls));
 	if (!t || !d)
-		return ufq_insert(sched, rq, LANES_QUEUE(lane), 0);
+		return ufq_bpf_insert(sched, rq, LANES_QUEUE(lane), 0);
 	/*
 	 * Alone in the scheduler, the request is the one dispatch() would pick
 	 * next: dispatch it now and save the call.
 	 */
-	if (!sched->nr_waiting && !sched->nr_ready && !ufq_direct_dispatch(sched, rq)) {
+	if (!sched->nr_waiting && !sched->nr_ready && !ufq_bpf_direct_dispatch(sched, rq)) {
 		lanes_dispatched_alone(d, t, lane);
 		return 0;
 	}
-	arrival = ufq_rq_insert_ns(rq) ?: bpf_ktime_get_ns();
-	key = lanes_insert_key(d, t, cls, ufq_rq_sector(rq), arrival,
-			       ufq_queue_nr(sched, LANES_QUEUE(lane)), arrival);
-	return ufq_insert(sched, rq, LANES_QUEUE(lane), key);
+	arrival = ufq_bpf_rq_insert_ns(rq) ?: bpf_ktime_get_ns();
+	key = lanes_insert_key(d, t, cls, ufq_bpf_rq_sector(rq), arrival,
+			       ufq_bpf_queue_nr(sched, LANES_QUEUE(lane)), arrival);
+	return ufq_bpf_insert(sched, rq, LANES_QUEUE(lane), key);
 }
 
 void UFQ_OP(lanes_dispatch, struct ufq_sched *sched)
@@ -183,22 +183,22 @@ void UFQ_OP(lanes_dispatch, struct ufq_sched *sched)
 	bool ok;
 
 	if (!t || !d) {
-		ufq_abort(sched, "lanes: no state for the device");
+		ufq_bpf_abort(sched, "lanes: no state for the device");
 		return;
 	}
-	v.nr[LANE_READ] = ufq_queue_nr(sched, LANES_QUEUE(LANE_READ));
-	v.nr[LANE_WRITE] = ufq_queue_nr(sched, LANES_QUEUE(LANE_WRITE));
-	v.oldest_wait_ns[LANE_READ] = ufq_queue_oldest_wait_ns(sched, LANES_QUEUE(LANE_READ));
-	v.oldest_wait_ns[LANE_WRITE] = ufq_queue_oldest_wait_ns(sched, LANES_QUEUE(LANE_WRITE));
+	v.nr[LANE_READ] = ufq_bpf_queue_nr(sched, LANES_QUEUE(LANE_READ));
+	v.nr[LANE_WRITE] = ufq_bpf_queue_nr(sched, LANES_QUEUE(LANE_WRITE));
+	v.oldest_wait_ns[LANE_READ] = ufq_bpf_queue_oldest_wait_ns(sched, LANES_QUEUE(LANE_READ));
+	v.oldest_wait_ns[LANE_WRITE] = ufq_bpf_queue_oldest_wait_ns(sched, LANES_QUEUE(LANE_WRITE));
 
 	lanes_pick(d, t, &v, &p);
 	if (p.lane < 0)
 		return;
 	queue = LANES_QUEUE(p.lane == LANE_WRITE ? LANE_WRITE : LANE_READ);
 	if (p.from == LANES_FROM_OLDEST)
-		ok = ufq_dispatch_oldest(sched, queue);
+		ok = ufq_bpf_dispatch_oldest(sched, queue);
 	else
-		ok = ufq_dispatch(sched, queue);
+		ok = ufq_bpf_dispatch(sched, queue);
 	if (ok)
 		lanes_dispatched(d, &p, &v);
 }
@@ -206,14 +206,14 @@ void UFQ_OP(lanes_dispatch, struct ufq_sched *sched)
 void UFQ_OP(lanes_completed, struct ufq_sched *sched, struct request *rq, u64 wait_ns,
 	    u64 service_ns)
 {
-	u64 cookie = ufq_rq_cookie(rq);
+	u64 cookie = ufq_bpf_rq_cookie(rq);
 	struct lanes_reads *r;
 	u32 id = sched->id, cls;
 
 	cls = LANES_COOKIE_VALID(cookie) ? LANES_COOKIE_CLASS(cookie) :
-		lanes_classify(ufq_rq_flags(rq), ufq_rq_bytes(rq));
+		lanes_classify(ufq_bpf_rq_flags(rq), ufq_bpf_rq_bytes(rq));
 	ufq_sdk_completed_class(sched, rq, wait_ns, service_ns, cls);
-	if (ufq_rq_flags(rq) & UFQ_RQ_WRITE)
+	if (ufq_bpf_rq_flags(rq) & UFQ_RQ_WRITE)
 		return;
 	/*
 	 * This CPU's totals. A completion interrupting another on the same

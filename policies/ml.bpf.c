@@ -101,8 +101,8 @@ static void apply_write_depth(struct ufq_sched *sched, struct ml_dev *d,
 
 	if (depth == d->write_depth)
 		return;
-	if (ufq_set_depth_limit(sched, UFQ_DEPTH_SYNC_WRITE, depth) ||
-	    ufq_set_depth_limit(sched, UFQ_DEPTH_ASYNC, depth))
+	if (ufq_bpf_set_depth_limit(sched, UFQ_DEPTH_SYNC_WRITE, depth) ||
+	    ufq_bpf_set_depth_limit(sched, UFQ_DEPTH_ASYNC, depth))
 		return;
 	d->write_depth = depth;
 }
@@ -166,22 +166,22 @@ s32 UFQ_OP(ml_insert, struct ufq_sched *sched, struct request *rq, u64 flags)
 	bool seq = false, continued;
 
 	if (!t || !d)
-		return ufq_insert(sched, rq, ML_Q_EDF, 0);
-	r.sector = ufq_rq_sector(rq);
-	r.bytes = ufq_rq_bytes(rq);
-	r.write = ufq_rq_flags(rq) & UFQ_RQ_WRITE ? 1 : 0;
-	r.prio_class = ufq_ioprio_class(ufq_rq_ioprio(rq));
+		return ufq_bpf_insert(sched, rq, ML_Q_EDF, 0);
+	r.sector = ufq_bpf_rq_sector(rq);
+	r.bytes = ufq_bpf_rq_bytes(rq);
+	r.write = ufq_bpf_rq_flags(rq) & UFQ_RQ_WRITE ? 1 : 0;
+	r.prio_class = ufq_ioprio_class(ufq_bpf_rq_ioprio(rq));
 	/* The insert time, as the trace has it, so the trainer sees the same features. */
-	r.now_ns = ufq_rq_insert_ns(rq) ?: bpf_ktime_get_ns();
+	r.now_ns = ufq_bpf_rq_insert_ns(rq) ?: bpf_ktime_get_ns();
 	deadline = r.now_ns + ml_target_ns(t, r.write, r.prio_class);
 
 	/*
 	 * Offered again after the programs were replaced: it arrived before,
 	 * and its prediction is in its cookie.
 	 */
-	cookie = ufq_rq_cookie(rq);
+	cookie = ufq_bpf_rq_cookie(rq);
 	if ((flags & UFQ_INSERT_REOFFER) && ml_cookie_valid(cookie))
-		return ufq_insert(sched, rq, ML_Q_EDF,
+		return ufq_bpf_insert(sched, rq, ML_Q_EDF,
 				  ml_key_edf(deadline, ml_cookie_pred_us(cookie)));
 
 	w = model(&gen);
@@ -198,7 +198,7 @@ s32 UFQ_OP(ml_insert, struct ufq_sched *sched, struct request *rq, u64 flags)
 	ml_predict(d, w, r.write, x, &p);
 	if (t->use_classifier)
 		seq = ml_seq_classify(&d->clf, x);
-	ufq_rq_set_cookie(rq, ml_cookie(r.write, p.model, p.y, p.pred_us));
+	ufq_bpf_rq_set_cookie(rq, ml_cookie(r.write, p.model, p.y, p.pred_us));
 	d->inserted++;
 
 	/*
@@ -211,13 +211,13 @@ s32 UFQ_OP(ml_insert, struct ufq_sched *sched, struct request *rq, u64 flags)
 					  r.now_ns, d->reads_until_ns)) &&
 	    ml_admit(t, ml_inflight_settle(d, r.nr_in_flight, 0),
 		     ml_writes_in_flight(&d->feat, r.nr_in_flight), r.write, p.pred_us) &&
-	    !ufq_direct_dispatch(sched, rq)) {
+	    !ufq_bpf_direct_dispatch(sched, rq)) {
 		ml_dispatched_direct(d, &r, p.pred_us);
 		return 0;
 	}
 	if (seq)
-		return ufq_insert(sched, rq, ML_Q_SEQ, ml_key_seq(r.sector, p.pred_us));
-	return ufq_insert(sched, rq, ML_Q_EDF, ml_key_edf(deadline, p.pred_us));
+		return ufq_bpf_insert(sched, rq, ML_Q_SEQ, ml_key_seq(r.sector, p.pred_us));
+	return ufq_bpf_insert(sched, rq, ML_Q_EDF, ml_key_edf(deadline, p.pred_us));
 }
 
 /*
@@ -230,7 +230,7 @@ static __always_inline void peek(struct ufq_sched *sched, u32 queue, u64 key, u6
 	struct ufq_rq_info info = {};
 
 	c->valid = 0;
-	if (ufq_queue_peek(sched, queue, key, flags, &info))
+	if (ufq_bpf_queue_peek(sched, queue, key, flags, &info))
 		return;
 	c->valid = 1;
 	c->key = info.key;
@@ -250,16 +250,16 @@ static void look(struct ufq_sched *sched, struct ml_dev *d, const struct ml_tuna
 	u32 in_flight = ufq_nr_in_flight(sched), ready = sched->nr_ready;
 
 	__builtin_memset(v, 0, sizeof(*v));
-	v->nr[ML_Q_EDF] = ufq_queue_nr(sched, ML_Q_EDF);
-	v->nr[ML_Q_SEQ] = ufq_queue_nr(sched, ML_Q_SEQ);
+	v->nr[ML_Q_EDF] = ufq_bpf_queue_nr(sched, ML_Q_EDF);
+	v->nr[ML_Q_SEQ] = ufq_bpf_queue_nr(sched, ML_Q_SEQ);
 	if (v->nr[ML_Q_EDF]) {
-		v->oldest_wait_ns[ML_Q_EDF] = ufq_queue_oldest_wait_ns(sched, ML_Q_EDF);
+		v->oldest_wait_ns[ML_Q_EDF] = ufq_bpf_queue_oldest_wait_ns(sched, ML_Q_EDF);
 		peek(sched, ML_Q_EDF, 0, 0, &v->head);
 		if (v->oldest_wait_ns[ML_Q_EDF] >= max_wait)
 			peek(sched, ML_Q_EDF, 0, UFQ_PEEK_OLDEST, &v->old[ML_Q_EDF]);
 	}
 	if (v->nr[ML_Q_SEQ]) {
-		v->oldest_wait_ns[ML_Q_SEQ] = ufq_queue_oldest_wait_ns(sched, ML_Q_SEQ);
+		v->oldest_wait_ns[ML_Q_SEQ] = ufq_bpf_queue_oldest_wait_ns(sched, ML_Q_SEQ);
 		peek(sched, ML_Q_SEQ, 0, UFQ_PEEK_OLDEST, &v->seq_oldest);
 		if (v->oldest_wait_ns[ML_Q_SEQ] >= max_wait)
 			v->old[ML_Q_SEQ] = v->seq_oldest;
@@ -284,7 +284,7 @@ void UFQ_OP(ml_dispatch, struct ufq_sched *sched)
 
 	s = bpf_map_lookup_elem(&ml_scratch, &zero);
 	if (!t || !d || !s) {
-		ufq_abort(sched, "ml: no state for the device");
+		ufq_bpf_abort(sched, "ml: no state for the device");
 		return;
 	}
 	c = &s->c;
@@ -299,17 +299,17 @@ void UFQ_OP(ml_dispatch, struct ufq_sched *sched)
 				d->reserve_holds++;
 			else
 				d->holds++;
-			ufq_kick_after(sched, c->retry_ns);
+			ufq_bpf_kick_after(sched, c->retry_ns);
 		}
 		return;
 	}
 	queue = c->queue == ML_Q_SEQ ? ML_Q_SEQ : ML_Q_EDF;
 	if (c->from == ML_FROM_OLDEST)
-		ok = ufq_dispatch_oldest(sched, queue);
+		ok = ufq_bpf_dispatch_oldest(sched, queue);
 	else if (c->from == ML_FROM_KEY)
-		ok = ufq_dispatch_from(sched, queue, c->key);
+		ok = ufq_bpf_dispatch_from(sched, queue, c->key);
 	else
-		ok = ufq_dispatch(sched, queue);
+		ok = ufq_bpf_dispatch(sched, queue);
 	if (ok)
 		ml_dispatched(d, t, c, &s->v);
 }
@@ -319,7 +319,7 @@ void UFQ_OP(ml_completed, struct ufq_sched *sched, struct request *rq, u64 wait_
 {
 	struct ml_tunables *t = tunables();
 	struct ml_dev *d = device(sched);
-	u64 cookie = ufq_rq_cookie(rq), gen = 0;
+	u64 cookie = ufq_bpf_rq_cookie(rq), gen = 0;
 
 	ufq_sdk_completed(sched, rq, wait_ns, service_ns);
 	if (!t || !d || !ml_cookie_valid(cookie))
@@ -334,7 +334,7 @@ void UFQ_OP(ml_completed, struct ufq_sched *sched, struct request *rq, u64 wait_
 	ml_completion(d, t, cookie, service_ns, gen == d->model_gen);
 	/* A write held back: the room this completion made may be enough. */
 	if (d->held)
-		ufq_kick_after(sched, 0);
+		ufq_bpf_kick_after(sched, 0);
 }
 
 /*
@@ -345,11 +345,11 @@ void UFQ_OP(ml_completed, struct ufq_sched *sched, struct request *rq, u64 wait_
 void UFQ_OP(ml_requeue, struct ufq_sched *sched, struct request *rq)
 {
 	struct ml_dev *d = device(sched);
-	u64 cookie = ufq_rq_cookie(rq);
+	u64 cookie = ufq_bpf_rq_cookie(rq);
 
 	if (!d || !ml_cookie_valid(cookie) || ml_cookie_requeued(cookie))
 		return;
-	ufq_rq_set_cookie(rq, ml_requeued(d, cookie));
+	ufq_bpf_rq_set_cookie(rq, ml_requeued(d, cookie));
 }
 
 UFQ_POLICY(ml,

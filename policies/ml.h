@@ -15,7 +15,7 @@
  * units of 1024 ns in queue 0, the sector in queue 1. The low 12 bits are
  * the request's predicted service time on a log scale (ml_pred_code()), so
  * that equal deadlines go shortest first, and so that dispatch learns the
- * prediction of the request it is about to take from ufq_queue_peek()
+ * prediction of the request it is about to take from ufq_bpf_queue_peek()
  * without keeping anything per request.
  *
  * Cookies (ml_cookie()). The prediction made at insert travels with the
@@ -758,7 +758,7 @@ ML_INLINE u64 ml_requeued(struct ml_dev *d, u64 cookie)
 
 /* ---- dispatch ----------------------------------------------------------------------------- */
 
-/* A request a dispatch could take, as ufq_queue_peek() describes it. */
+/* A request a dispatch could take, as ufq_bpf_queue_peek() describes it. */
 struct ml_cand {
 	u64 key;
 	u64 wait_ns;
@@ -790,9 +790,9 @@ struct ml_view {
 };
 
 enum ml_from {
-	ML_FROM_HEAD,			/* ufq_dispatch(): the lowest key */
-	ML_FROM_OLDEST,			/* ufq_dispatch_oldest() */
-	ML_FROM_KEY,			/* ufq_dispatch_from(key): the batch goes on */
+	ML_FROM_HEAD,			/* ufq_bpf_dispatch(): the lowest key */
+	ML_FROM_OLDEST,			/* ufq_bpf_dispatch_oldest() */
+	ML_FROM_KEY,			/* ufq_bpf_dispatch_from(key): the batch goes on */
 };
 
 enum ml_why {
@@ -822,7 +822,7 @@ ML_INLINE u64 ml_cand_deadline(const struct ml_tunables *t, const struct ml_cand
 	return arrival + ml_target_ns(t, c->write, c->prio_class);
 }
 
-/* The key ufq_dispatch_from() continues a batch at. */
+/* The key ufq_bpf_dispatch_from() continues a batch at. */
 ML_INLINE u64 ml_batch_key(const struct ml_dev *d)
 {
 	return ml_key_seq(d->batch_pos, 0);

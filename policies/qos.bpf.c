@@ -273,11 +273,11 @@ s32 UFQ_OP(qos_insert, struct ufq_sched *sched, struct request *rq, u64 flags)
 	int slot;
 
 	if (!t || !d)
-		return ufq_insert(sched, rq, QOS_DEFAULT_SLOT, now);
+		return ufq_bpf_insert(sched, rq, QOS_DEFAULT_SLOT, now);
 	cgroup = resolve_tenant(rq, &cfg);
 	slot = slot_of(sched, d, cgroup, &cfg, now) & (QOS_NR_SLOTS - 1);
-	ufq_rq_set_cookie(rq, QOS_COOKIE(slot, d->tenants[slot].gen));
-	if (!ufq_queue_nr(sched, slot))
+	ufq_bpf_rq_set_cookie(rq, QOS_COOKIE(slot, d->tenants[slot].gen));
+	if (!ufq_bpf_queue_nr(sched, slot))
 		qos_wake(d, slot, now);
 	else
 		qos_touch(d, &d->tenants[slot], now);
@@ -289,16 +289,16 @@ s32 UFQ_OP(qos_insert, struct ufq_sched *sched, struct request *rq, u64 flags)
 		qos_pick_alone(d, t, slot, now, &c);
 		if (c.slot == slot &&
 		    !qos_reserve_holds(d, t, &c, device_slots(sched), ufq_nr_in_flight(sched), now) &&
-		    !ufq_direct_dispatch(sched, rq)) {
+		    !ufq_bpf_direct_dispatch(sched, rq)) {
 			d->reserve_held = 0;	/* nothing else waits: nothing is held */
-			rflags = ufq_rq_flags(rq);
-			qos_charge(d, t, &c, rq_cost(d, w, rflags, ufq_rq_bytes(rq)),
-				   writes_data(rflags), ufq_rq_bytes(rq), now);
+			rflags = ufq_bpf_rq_flags(rq);
+			qos_charge(d, t, &c, rq_cost(d, w, rflags, ufq_bpf_rq_bytes(rq)),
+				   writes_data(rflags), ufq_bpf_rq_bytes(rq), now);
 			return 0;
 		}
 	}
 	/* In arrival order within the tenant. */
-	return ufq_insert(sched, rq, slot, now);
+	return ufq_bpf_insert(sched, rq, slot, now);
 }
 
 void UFQ_OP(qos_dispatch, struct ufq_sched *sched)
@@ -314,13 +314,13 @@ void UFQ_OP(qos_dispatch, struct ufq_sched *sched)
 
 	v = bpf_map_lookup_elem(&qos_scratch, &zero);
 	if (!t || !d || !v) {
-		ufq_abort(sched, "qos: no state for the device");
+		ufq_bpf_abort(sched, "qos: no state for the device");
 		return;
 	}
 	mask = d->busy_mask;
 	for (i = 0; i < QOS_NR_SLOTS; i++) {
-		v->nr[i] = mask & (1U << i) ? ufq_queue_nr(sched, i) : 0;
-		v->oldest_wait_ns[i] = v->nr[i] ? ufq_queue_oldest_wait_ns(sched, i) : 0;
+		v->nr[i] = mask & (1U << i) ? ufq_bpf_queue_nr(sched, i) : 0;
+		v->oldest_wait_ns[i] = v->nr[i] ? ufq_bpf_queue_oldest_wait_ns(sched, i) : 0;
 		if (!v->nr[i])
 			mask &= ~(1U << i);	/* emptied by dispatch or merges */
 	}
@@ -330,7 +330,7 @@ void UFQ_OP(qos_dispatch, struct ufq_sched *sched)
 	pick(d, t, v, mask, now, &c);
 	if (c.slot < 0) {
 		if (c.retry_ns) {
-			ufq_kick_after(sched, c.retry_ns);
+			ufq_bpf_kick_after(sched, c.retry_ns);
 			d->kicks++;
 		}
 		return;
@@ -339,13 +339,13 @@ void UFQ_OP(qos_dispatch, struct ufq_sched *sched)
 		/* completed() kicks; this in case nothing completes soon */
 		d->reserve_held = 1;
 		d->reserve_holds++;
-		ufq_kick_after(sched, qos_burst_ns(t));
+		ufq_bpf_kick_after(sched, qos_burst_ns(t));
 		return;
 	}
 	i = (u32)c.slot & (QOS_NR_SLOTS - 1);
-	if (ufq_queue_peek(sched, i, 0, 0, &info))
+	if (ufq_bpf_queue_peek(sched, i, 0, 0, &info))
 		return;
-	if (!ufq_dispatch(sched, i))
+	if (!ufq_bpf_dispatch(sched, i))
 		return;
 	qos_charge(d, t, &c, rq_cost(d, w, info.flags, info.bytes), writes_data(info.flags),
 		   info.bytes, now);
@@ -354,7 +354,7 @@ void UFQ_OP(qos_dispatch, struct ufq_sched *sched)
 void UFQ_OP(qos_completed, struct ufq_sched *sched, struct request *rq, u64 wait_ns,
 	    u64 service_ns)
 {
-	u64 cookie = ufq_rq_cookie(rq), ns = wait_ns + service_ns;
+	u64 cookie = ufq_bpf_rq_cookie(rq), ns = wait_ns + service_ns;
 	struct qos_dev *d = device(sched);
 	struct qos_latency *h;
 	struct qos_slot *s;
@@ -367,7 +367,7 @@ void UFQ_OP(qos_completed, struct ufq_sched *sched, struct request *rq, u64 wait
 	 * dispatched straight from insert never makes: nothing waiting, no kick.)
 	 */
 	if (d && d->reserve_held && sched->nr_waiting)
-		ufq_kick_after(sched, 0);
+		ufq_bpf_kick_after(sched, 0);
 	if (d && QOS_COOKIE_VALID(cookie)) {
 		slot = QOS_COOKIE_SLOT(cookie) & (QOS_NR_SLOTS - 1);
 		s = &d->tenants[slot];
@@ -424,7 +424,7 @@ static long window_slot(u32 slot, void *data)
 			h->count[i] = 0;
 		qos_judge_slot(&ctx->j, s);
 	}
-	if (ufq_queue_nr(ctx->sched, slot) || qos_within(ctx->now, s->last_active_ns, ctx->window_ns))
+	if (ufq_bpf_queue_nr(ctx->sched, slot) || qos_within(ctx->now, s->last_active_ns, ctx->window_ns))
 		ctx->busy |= 1U << slot;
 	return 0;
 }
@@ -501,7 +501,7 @@ static long tick_slot(u32 i, void *data)
 		cfg = bpf_map_lookup_elem(&qos_tenants, &s->cgroup);
 		if (cfg) {
 			slot_set_config(s, cfg, s->cgroup);
-		} else if (!ufq_queue_nr(ctx->sched, i) &&
+		} else if (!ufq_bpf_queue_nr(ctx->sched, i) &&
 			   !qos_within(ctx->now, s->last_active_ns, ctx->window_ns)) {
 			s->cgroup = 0;		/* free; the next tenant bumps gen */
 			return 0;

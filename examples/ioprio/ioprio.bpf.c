@@ -29,12 +29,12 @@ s32 UFQ_OP(iop_init_dev, struct ufq_sched *sched)
 
 s32 UFQ_OP(iop_insert, struct ufq_sched *sched, struct request *rq, u64 flags)
 {
-	u16 prio = ufq_rq_ioprio(rq);
+	u16 prio = ufq_bpf_rq_ioprio(rq);
 
 	/* Nothing waits, so nothing could go before it: no queue needed. */
-	if (!sched->nr_waiting && !sched->nr_ready && !ufq_direct_dispatch(sched, rq))
+	if (!sched->nr_waiting && !sched->nr_ready && !ufq_bpf_direct_dispatch(sched, rq))
 		return 0;
-	return ufq_insert(sched, rq, iop_queue(prio), iop_key(prio));
+	return ufq_bpf_insert(sched, rq, iop_queue(prio), iop_key(prio));
 }
 
 void UFQ_OP(iop_dispatch, struct ufq_sched *sched)
@@ -46,29 +46,29 @@ void UFQ_OP(iop_dispatch, struct ufq_sched *sched)
 
 	t = bpf_map_lookup_elem(&iop_tunables, &zero);
 	if (!t) {
-		ufq_abort(sched, "ioprio: no tunables");
+		ufq_bpf_abort(sched, "ioprio: no tunables");
 		return;
 	}
 	for (q = 0; q < IOP_NR_QUEUES; q++) {
-		v.nr[q] = ufq_queue_nr(sched, q);
-		v.oldest_wait_ns[q] = ufq_queue_oldest_wait_ns(sched, q);
+		v.nr[q] = ufq_bpf_queue_nr(sched, q);
+		v.oldest_wait_ns[q] = ufq_bpf_queue_oldest_wait_ns(sched, q);
 	}
 	c = iop_choose(t, &v);
 	if (c.queue < 0)
 		return;
 	if (c.oldest)
-		ufq_dispatch_oldest(sched, c.queue);
+		ufq_bpf_dispatch_oldest(sched, c.queue);
 	else
-		ufq_dispatch(sched, c.queue);
+		ufq_bpf_dispatch(sched, c.queue);
 }
 
-/* In completed() ufq_rq_ioprio() is the priority recorded at dispatch. */
+/* In completed() ufq_bpf_rq_ioprio() is the priority recorded at dispatch. */
 void UFQ_OP(iop_completed, struct ufq_sched *sched, struct request *rq, u64 wait_ns,
 	    u64 service_ns)
 {
 	/* Latency by class for ufqctl stats: 1 RT, 2 BE, 3 IDLE (0 is never used). */
 	ufq_sdk_completed_class(sched, rq, wait_ns, service_ns,
-				ufq_ioprio_class_or_be(ufq_rq_ioprio(rq)));
+				ufq_ioprio_class_or_be(ufq_bpf_rq_ioprio(rq)));
 }
 
 UFQ_POLICY(ioprio,

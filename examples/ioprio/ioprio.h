@@ -40,7 +40,7 @@ static inline void iop_tunables_default(struct iop_tunables *t)
 	t->idle_expire_ms = IOP_DEFAULT_IDLE_EXPIRE_MS;
 }
 
-/* The queue of a request with I/O priority @ioprio (ufq_rq_ioprio()). */
+/* The queue of a request with I/O priority @ioprio (ufq_bpf_rq_ioprio()). */
 static inline u32 iop_queue(u16 ioprio)
 {
 	switch (ufq_ioprio_class_or_be(ioprio)) {

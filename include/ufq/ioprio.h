@@ -1,11 +1,11 @@
 /* SPDX-License-Identifier: GPL-2.0 */
 /*
- * I/O priority class and level of ufq_rq_ioprio(), without the uapi header
+ * I/O priority class and level of ufq_bpf_rq_ioprio(), without the uapi header
  * <linux/ioprio.h> (vmlinux.h has its enum of classes, IOPRIO_CLASS_RT...,
  * but not the macros that take a priority value apart). Plain C, for
  * decision cores that run in BPF and in host unit tests.
  *
- * ufq_rq_ioprio() returns the request's priority in the kernel's encoding:
+ * ufq_bpf_rq_ioprio() returns the request's priority in the kernel's encoding:
  * class << 13 | hint << 3 | level. The block layer gives every bio that
  * has none (class NONE) the priority of the submitting task, which for a
  * task that never called ioprio_set() is best effort at level
@@ -34,7 +34,7 @@ enum ufq_ioprio_class {
 	UFQ_IOPRIO_NR_CLASSES = 4,
 };
 
-/* The class of an ufq_rq_ioprio() value: UFQ_IOPRIO_CLASS_*, or 4..7 for invalid ones. */
+/* The class of an ufq_bpf_rq_ioprio() value: UFQ_IOPRIO_CLASS_*, or 4..7 for invalid ones. */
 static inline u32 ufq_ioprio_class(u16 ioprio)
 {
 	return (ioprio >> UFQ_IOPRIO_CLASS_SHIFT) & UFQ_IOPRIO_CLASS_MASK;
@@ -61,7 +61,7 @@ static inline u32 ufq_ioprio_class_or_be(u16 ioprio)
 		       cls : (u32)UFQ_IOPRIO_CLASS_BE;
 }
 
-/* An ufq_rq_ioprio() value: the inverse of the three functions above. */
+/* An ufq_bpf_rq_ioprio() value: the inverse of the three functions above. */
 static inline u16 ufq_ioprio_value(u32 cls, u32 level)
 {
 	return (u16)(((cls & UFQ_IOPRIO_CLASS_MASK) << UFQ_IOPRIO_CLASS_SHIFT) |

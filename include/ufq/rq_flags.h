@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: GPL-2.0 */
 /*
- * The bits of ufq_rq_flags() (the kernel's enum ufq_rq_flags, block/ufq.h),
+ * The bits of ufq_bpf_rq_flags() (the kernel's enum ufq_rq_flags, block/ufq.h),
  * for plain-C decision cores that are compiled both into a BPF policy and
  * into host unit tests.
  *

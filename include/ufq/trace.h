@@ -26,17 +26,17 @@ struct ufq_trace_ctl {
 /* One completed request: what a policy saw of it, and how long it took. */
 struct ufq_trace_event {
 	u64 complete_ns;	/* bpf_ktime_get_ns() at completion (CLOCK_MONOTONIC) */
-	u64 alloc_ns;		/* ufq_rq_alloc_ns() */
-	u64 insert_ns;		/* ufq_rq_insert_ns() */
+	u64 alloc_ns;		/* ufq_bpf_rq_alloc_ns() */
+	u64 insert_ns;		/* ufq_bpf_rq_insert_ns() */
 	u64 wait_ns;		/* insert to dispatch */
 	u64 service_ns;		/* dispatch to completion */
-	u64 sector;		/* ufq_rq_sector() */
-	u64 flags;		/* ufq_rq_flags(): UFQ_RQ_* bits */
-	u64 cgroup_id;		/* ufq_rq_cgroup_id() */
+	u64 sector;		/* ufq_bpf_rq_sector() */
+	u64 flags;		/* ufq_bpf_rq_flags(): UFQ_RQ_* bits */
+	u64 cgroup_id;		/* ufq_bpf_rq_cgroup_id() */
 	u32 dev;		/* struct ufq_sched.dev */
-	u32 bytes;		/* ufq_rq_bytes() */
+	u32 bytes;		/* ufq_bpf_rq_bytes() */
 	u32 nr_waiting;		/* requests waiting in the scheduler at completion */
-	u16 ioprio;		/* ufq_rq_ioprio() */
+	u16 ioprio;		/* ufq_bpf_rq_ioprio() */
 	u16 reserved;
 };
 

@@ -9,15 +9,15 @@
  * so the policy calls queue kfuncs from insert() and dispatch(). The cues are
  * tunables (aoc_tunables, set with `ufqctl set`):
  *
- *	init_abort      every init_dev() calls ufq_abort(), then spins for
+ *	init_abort      every init_dev() calls ufq_bpf_abort(), then spins for
  *	                spin_ms (still in init_dev(), outside the device lock)
- *	exit_abort      every exit_dev() calls ufq_abort(), then spins for
+ *	exit_abort      every exit_dev() calls ufq_bpf_abort(), then spins for
  *	                spin_ms
- *	complete_abort  1: the next completed() calls ufq_abort(); 2: the next
- *	                completed() spins for spin_ms, then calls ufq_abort()
+ *	complete_abort  1: the next completed() calls ufq_bpf_abort(); 2: the next
+ *	                completed() spins for spin_ms, then calls ufq_bpf_abort()
  *	                and spins linger_ms more before it returns;
  *	                3: the first completed() delay_ms after the first one
- *	                that saw the cue calls ufq_abort(). The policy clears
+ *	                that saw the cue calls ufq_bpf_abort(). The policy clears
  *	                the cue when it takes it.
  *	spin_ms         how long the spins last
  *	spin_cpu        complete_abort=2 is taken only by a completion on CPU
@@ -28,12 +28,12 @@
  * A spin keeps the failure of init_dev() or exit_dev() pending (it is
  * reported first, the call returns later) while the device's serving policy
  * goes on working on another CPU; a spinning completion that started while
- * the policy served the device makes its ufq_abort() a late one when the
+ * the policy served the device makes its ufq_bpf_abort() a late one when the
  * device moves to another policy meanwhile (the move waits for it, in
  * synchronize_rcu()), and lingering after it keeps that failure pending
  * while the device's new policy works on another CPU.
  *
- * aoc_state counts what the policy saw; insert_errors counts ufq_insert()
+ * aoc_state counts what the policy saw; insert_errors counts ufq_bpf_insert()
  * calls that failed, which only happens when the kernel refuses the
  * policy's kfuncs, i.e. while a failure it is charged with is pending.
  */
@@ -64,7 +64,7 @@ UFQ_TUNABLES_MAP(aoc_tunables, struct aoc_tunables);
 
 struct aoc_state {
 	u64 inserts;
-	u64 insert_errors;	/* ufq_insert() failed */
+	u64 insert_errors;	/* ufq_bpf_insert() failed */
 	s64 last_insert_error;	/* what it returned */
 	u64 dispatches;
 	u64 completions;
@@ -76,10 +76,10 @@ struct aoc_state {
 	u64 init_dev_ns;	/* bpf_ktime_get_ns() of the last init_dev() */
 	u64 init_end_ns;	/* when it returned */
 	u64 exit_dev_ns;	/* of the last exit_dev(), when it returned */
-	u64 abort_ns;		/* the last ufq_abort() from completed() */
+	u64 abort_ns;		/* the last ufq_bpf_abort() from completed() */
 	u64 cue_seen_ns;	/* complete_abort=3: its first completed() */
 	u64 spin_start_ns;	/* the last completion spin: when it started */
-	u64 spin_end_ns;	/* and when it ended, just before ufq_abort() */
+	u64 spin_end_ns;	/* and when it ended, just before ufq_bpf_abort() */
 };
 
 struct {
@@ -134,7 +134,7 @@ s32 UFQ_OP(aoc_init_dev, struct ufq_sched *sched)
 	st->init_dev_ns = bpf_ktime_get_ns();
 	if (t->init_abort) {
 		__sync_fetch_and_add(&st->init_aborts, 1);
-		ufq_abort(sched, "abort_on_cue: init_dev() on cue");
+		ufq_bpf_abort(sched, "abort_on_cue: init_dev() on cue");
 		aoc_spin(t->spin_ms);
 	}
 	st->init_end_ns = bpf_ktime_get_ns();
@@ -151,7 +151,7 @@ void UFQ_OP(aoc_exit_dev, struct ufq_sched *sched)
 	__sync_fetch_and_add(&st->exit_devs, 1);
 	if (t->exit_abort) {
 		__sync_fetch_and_add(&st->exit_aborts, 1);
-		ufq_abort(sched, "abort_on_cue: exit_dev() on cue");
+		ufq_bpf_abort(sched, "abort_on_cue: exit_dev() on cue");
 		aoc_spin(t->spin_ms);
 	}
 	st->exit_dev_ns = bpf_ktime_get_ns();
@@ -162,7 +162,7 @@ s32 UFQ_OP(aoc_insert, struct ufq_sched *sched, struct request *rq, u64 flags)
 	struct aoc_state *st = aoc_st();
 	s32 ret;
 
-	ret = ufq_insert(sched, rq, 0, ufq_rq_insert_ns(rq));
+	ret = ufq_bpf_insert(sched, rq, 0, ufq_bpf_rq_insert_ns(rq));
 	if (st) {
 		__sync_fetch_and_add(&st->inserts, 1);
 		if (ret < 0) {
@@ -181,7 +181,7 @@ void UFQ_OP(aoc_dispatch, struct ufq_sched *sched)
 	if (st)
 		__sync_fetch_and_add(&st->dispatches, 1);
 	for (i = 0; i < AOC_BATCH; i++)
-		if (!ufq_dispatch(sched, 0))
+		if (!ufq_bpf_dispatch(sched, 0))
 			break;
 }
 
@@ -221,7 +221,7 @@ void UFQ_OP(aoc_completed, struct ufq_sched *sched, struct request *rq,
 		st->spin_end_ns = bpf_ktime_get_ns();
 	}
 	st->abort_ns = bpf_ktime_get_ns();
-	ufq_abort(sched, "abort_on_cue: completed() on cue");
+	ufq_bpf_abort(sched, "abort_on_cue: completed() on cue");
 	if (cue == 2)
 		aoc_spin(t->linger_ms);
 }

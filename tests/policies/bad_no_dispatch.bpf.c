@@ -14,8 +14,8 @@ s32 UFQ_OP(bad_no_dispatch_insert, struct ufq_sched *sched, struct request *rq,
 	   u64 flags)
 {
 	if (__sync_fetch_and_add(&inserted, 1) == 200)
-		return ufq_insert(sched, rq, 0, 0);
-	return ufq_direct_dispatch(sched, rq);
+		return ufq_bpf_insert(sched, rq, 0, 0);
+	return ufq_bpf_direct_dispatch(sched, rq);
 }
 
 UFQ_POLICY(bad_no_dispatch,

@@ -10,12 +10,12 @@ UFQ_LICENSE;
 s32 UFQ_OP(bad_stall_insert, struct ufq_sched *sched, struct request *rq,
 	   u64 flags)
 {
-	return ufq_insert(sched, rq, (ufq_rq_flags(rq) & UFQ_RQ_WRITE) ? 1 : 0, 0);
+	return ufq_bpf_insert(sched, rq, (ufq_bpf_rq_flags(rq) & UFQ_RQ_WRITE) ? 1 : 0, 0);
 }
 
 void UFQ_OP(bad_stall_dispatch, struct ufq_sched *sched)
 {
-	ufq_dispatch(sched, 0);
+	ufq_bpf_dispatch(sched, 0);
 }
 
 UFQ_POLICY(bad_stall,

@@ -15,12 +15,12 @@ s32 UFQ_OP(bad_unplaced_insert, struct ufq_sched *sched, struct request *rq,
 {
 	if (__sync_fetch_and_add(&inserted, 1) == 200)
 		return 0;
-	return ufq_insert(sched, rq, 0, 0);
+	return ufq_bpf_insert(sched, rq, 0, 0);
 }
 
 void UFQ_OP(bad_unplaced_dispatch, struct ufq_sched *sched)
 {
-	ufq_dispatch(sched, 0);
+	ufq_bpf_dispatch(sched, 0);
 }
 
 UFQ_POLICY(bad_unplaced,

@@ -11,12 +11,12 @@ UFQ_LICENSE;
 s32 UFQ_OP(bad_verifier_insert, struct ufq_sched *sched, struct request *rq, u64 flags)
 {
 	sched->last_end_sector = 0;
-	return ufq_insert(sched, rq, 0, 0);
+	return ufq_bpf_insert(sched, rq, 0, 0);
 }
 
 void UFQ_OP(bad_verifier_dispatch, struct ufq_sched *sched)
 {
-	ufq_dispatch(sched, 0);
+	ufq_bpf_dispatch(sched, 0);
 }
 
 UFQ_POLICY(bad_verifier,

@@ -222,7 +222,7 @@ s32 UFQ_OP(bal_insert, struct ufq_sched *sched, struct request *rq, u64 flags)
 	BAL_INC(d, offered);
 	__sync_fetch_and_add(&d->in_flight, 1);
 place:
-	return ufq_insert(sched, rq, 0, ufq_rq_insert_ns(rq));
+	return ufq_bpf_insert(sched, rq, 0, ufq_bpf_rq_insert_ns(rq));
 }
 
 void UFQ_OP(bal_dispatch, struct ufq_sched *sched)
@@ -230,7 +230,7 @@ void UFQ_OP(bal_dispatch, struct ufq_sched *sched)
 	int i;
 
 	for (i = 0; i < BAL_BATCH; i++)
-		if (!ufq_dispatch(sched, 0))
+		if (!ufq_bpf_dispatch(sched, 0))
 			break;
 }
 

@@ -14,12 +14,12 @@ s32 UFQ_OP(deadline_broken_insert, struct ufq_sched *sched, struct request *rq,
 	   u64 flags)
 {
 	sched->last_end_sector = 0;
-	return ufq_insert(sched, rq, 0, 0);
+	return ufq_bpf_insert(sched, rq, 0, 0);
 }
 
 void UFQ_OP(deadline_broken_dispatch, struct ufq_sched *sched)
 {
-	ufq_dispatch(sched, 0);
+	ufq_bpf_dispatch(sched, 0);
 }
 
 UFQ_POLICY(deadline,

@@ -86,9 +86,9 @@ s32 UFQ_OP(deadline_v2_init_dev, struct ufq_sched *sched)
 s32 UFQ_OP(deadline_v2_insert, struct ufq_sched *sched, struct request *rq,
 	   u64 flags)
 {
-	int dir = (ufq_rq_flags(rq) & UFQ_RQ_WRITE) ? DL_WRITE : DL_READ;
+	int dir = (ufq_bpf_rq_flags(rq) & UFQ_RQ_WRITE) ? DL_WRITE : DL_READ;
 
-	return ufq_insert(sched, rq, DL_QUEUE(dir), ufq_rq_sector(rq));
+	return ufq_bpf_insert(sched, rq, DL_QUEUE(dir), ufq_bpf_rq_sector(rq));
 }
 
 void UFQ_OP(deadline_v2_dispatch, struct ufq_sched *sched)
@@ -103,17 +103,17 @@ void UFQ_OP(deadline_v2_dispatch, struct ufq_sched *sched)
 
 	st = bpf_map_lookup_elem(&dl_devices, &id);
 	if (!st || !tunables(&t)) {
-		ufq_abort(sched, "deadline v2: no state for the device");
+		ufq_bpf_abort(sched, "deadline v2: no state for the device");
 		return;
 	}
-	v.nr[DL_READ] = ufq_queue_nr(sched, DL_QUEUE(DL_READ));
-	v.nr[DL_WRITE] = ufq_queue_nr(sched, DL_QUEUE(DL_WRITE));
-	v.oldest_wait_ns[DL_READ] = ufq_queue_oldest_wait_ns(sched, DL_QUEUE(DL_READ));
-	v.oldest_wait_ns[DL_WRITE] = ufq_queue_oldest_wait_ns(sched, DL_QUEUE(DL_WRITE));
+	v.nr[DL_READ] = ufq_bpf_queue_nr(sched, DL_QUEUE(DL_READ));
+	v.nr[DL_WRITE] = ufq_bpf_queue_nr(sched, DL_QUEUE(DL_WRITE));
+	v.oldest_wait_ns[DL_READ] = ufq_bpf_queue_oldest_wait_ns(sched, DL_QUEUE(DL_READ));
+	v.oldest_wait_ns[DL_WRITE] = ufq_bpf_queue_oldest_wait_ns(sched, DL_QUEUE(DL_WRITE));
 
 	if (dl_batch_continues(st, &t, &v)) {
 		dir = dl_dir(st->last_dir);
-		if (ufq_dispatch_from(sched, DL_QUEUE(dir), dl_next_pos(st, dir))) {
+		if (ufq_bpf_dispatch_from(sched, DL_QUEUE(dir), dl_next_pos(st, dir))) {
 			dl_dispatched(st, dir, sched->last_end_sector, false);
 			return;
 		}
@@ -125,9 +125,9 @@ void UFQ_OP(deadline_v2_dispatch, struct ufq_sched *sched)
 	dir = dl_dir(b.dir);
 	ok = false;
 	if (b.start == DL_START_AT_POS)
-		ok = ufq_dispatch_from(sched, DL_QUEUE(dir), dl_next_pos(st, dir));
+		ok = ufq_bpf_dispatch_from(sched, DL_QUEUE(dir), dl_next_pos(st, dir));
 	if (!ok)
-		ok = ufq_dispatch_oldest(sched, DL_QUEUE(dir));
+		ok = ufq_bpf_dispatch_oldest(sched, DL_QUEUE(dir));
 	if (ok)
 		dl_dispatched(st, dir, sched->last_end_sector, true);
 }

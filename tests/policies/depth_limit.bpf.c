@@ -31,7 +31,7 @@ struct dl_stats {
 	u64 bad_cookie;		/* a request came back with a cookie it was not given */
 	u64 ticks;
 	u64 write_depth;	/* the limit applied, as the tick last set it */
-	u64 set_errors;		/* ufq_set_depth_limit() failures */
+	u64 set_errors;		/* ufq_bpf_set_depth_limit() failures */
 	u64 nr_requests;	/* as the last tick saw it */
 };
 
@@ -65,12 +65,12 @@ static void dl_release(struct dl_stats *st, u64 cookie)
 s32 UFQ_OP(dl_insert, struct ufq_sched *sched, struct request *rq, u64 flags)
 {
 	struct dl_stats *st = dl_st();
-	bool write = ufq_rq_flags(rq) & UFQ_RQ_WRITE;
+	bool write = ufq_bpf_rq_flags(rq) & UFQ_RQ_WRITE;
 	u64 cookie = write ? DL_WRITE : DL_READ, held;
 
 	/* A re-offer after an in-place update: counted when first offered. */
-	if (st && !(flags & UFQ_INSERT_REOFFER && ufq_rq_cookie(rq))) {
-		ufq_rq_set_cookie(rq, cookie);
+	if (st && !(flags & UFQ_INSERT_REOFFER && ufq_bpf_rq_cookie(rq))) {
+		ufq_bpf_rq_set_cookie(rq, cookie);
 		if (write) {
 			held = __sync_fetch_and_add(&st->held[DL_WRITE], 1) + 1;
 			if (held > st->held_max[DL_WRITE])
@@ -81,13 +81,13 @@ s32 UFQ_OP(dl_insert, struct ufq_sched *sched, struct request *rq, u64 flags)
 				st->held_max[DL_READ] = held;
 		}
 	}
-	return ufq_insert(sched, rq, write, ++dl_seq);
+	return ufq_bpf_insert(sched, rq, write, ++dl_seq);
 }
 
 void UFQ_OP(dl_dispatch, struct ufq_sched *sched)
 {
-	if (!ufq_dispatch(sched, 0))
-		ufq_dispatch(sched, 1);
+	if (!ufq_bpf_dispatch(sched, 0))
+		ufq_bpf_dispatch(sched, 1);
 }
 
 void UFQ_OP(dl_finish, struct ufq_sched *sched, struct request *rq)
@@ -95,7 +95,7 @@ void UFQ_OP(dl_finish, struct ufq_sched *sched, struct request *rq)
 	struct dl_stats *st = dl_st();
 
 	if (st)
-		dl_release(st, ufq_rq_cookie(rq));
+		dl_release(st, ufq_bpf_rq_cookie(rq));
 }
 
 void UFQ_OP(dl_merged, struct ufq_sched *sched, struct request *rq,
@@ -104,7 +104,7 @@ void UFQ_OP(dl_merged, struct ufq_sched *sched, struct request *rq,
 	struct dl_stats *st = dl_st();
 
 	if (st)
-		dl_release(st, ufq_rq_cookie(next));
+		dl_release(st, ufq_bpf_rq_cookie(next));
 }
 
 void UFQ_OP(dl_tick, struct ufq_sched *sched)
@@ -120,8 +120,8 @@ void UFQ_OP(dl_tick, struct ufq_sched *sched)
 	depth = t->write_depth;
 	if (depth == st->write_depth)
 		return;
-	if (ufq_set_depth_limit(sched, UFQ_DEPTH_SYNC_WRITE, depth) ||
-	    ufq_set_depth_limit(sched, UFQ_DEPTH_ASYNC, depth))
+	if (ufq_bpf_set_depth_limit(sched, UFQ_DEPTH_SYNC_WRITE, depth) ||
+	    ufq_bpf_set_depth_limit(sched, UFQ_DEPTH_ASYNC, depth))
 		st->set_errors++;
 	st->write_depth = depth;
 	st->held_max[DL_READ] = 0;

@@ -80,7 +80,7 @@ s32 UFQ_OP(ft_insert, struct ufq_sched *sched, struct request *rq, u64 flags)
 
 	if (d && in_flight > d->in_flight_max)
 		d->in_flight_max = in_flight;
-	return ufq_direct_dispatch(sched, rq);
+	return ufq_bpf_direct_dispatch(sched, rq);
 }
 
 void UFQ_OP(ft_tick, struct ufq_sched *sched)
@@ -95,7 +95,7 @@ void UFQ_OP(ft_tick, struct ufq_sched *sched)
 	d->in_flight_tick = ufq_nr_in_flight(sched);
 	t = bpf_map_lookup_elem(&ft_tunables, &zero);
 	if (t && t->abort_tick)
-		ufq_abort(sched, "abort_tick is set");
+		ufq_bpf_abort(sched, "abort_tick is set");
 }
 
 UFQ_POLICY(facts_tick,

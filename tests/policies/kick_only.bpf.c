@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
  * Test policy that releases I/O only when enough time has passed, and
- * otherwise relies on ufq_kick_after() to be called again
+ * otherwise relies on ufq_bpf_kick_after() to be called again
  * (tests/vm/058-kick-after.sh).
  *
  * insert() queues every request (queue 0, arrival order) and never
@@ -103,7 +103,7 @@ s32 UFQ_OP(ko_insert, struct ufq_sched *sched, struct request *rq, u64 flags)
 	ko_event();
 	if (st)
 		__sync_fetch_and_add(&st->inserts, 1);
-	return ufq_insert(sched, rq, 0, ++ko_seq);
+	return ufq_bpf_insert(sched, rq, 0, ++ko_seq);
 }
 
 void UFQ_OP(ko_dispatch, struct ufq_sched *sched)
@@ -114,7 +114,7 @@ void UFQ_OP(ko_dispatch, struct ufq_sched *sched)
 
 	if (!st || !t) {
 		/* Cannot happen for array maps; never strand requests. */
-		ufq_dispatch(sched, 0);
+		ufq_bpf_dispatch(sched, 0);
 		return;
 	}
 	__sync_fetch_and_add(&st->dispatch_calls, 1);
@@ -134,19 +134,19 @@ void UFQ_OP(ko_dispatch, struct ufq_sched *sched)
 			st->max_gap_ns = gap;
 	}
 
-	if (now - ko_last_release_ns >= interval && ufq_dispatch(sched, 0)) {
+	if (now - ko_last_release_ns >= interval && ufq_bpf_dispatch(sched, 0)) {
 		ko_last_release_ns = now;
 		st->releases++;
 		if (!st->first_release_ns)
 			st->first_release_ns = now;
 		st->last_release_ns = now;
 		/* The next release; a hold in this queue run asks for sooner. */
-		ufq_kick_after(sched, interval);
+		ufq_bpf_kick_after(sched, interval);
 		ko_hold_ns = 0;
 		return;
 	}
 	st->holds++;
-	ufq_kick_after(sched, t->kick_delay_ns);
+	ufq_bpf_kick_after(sched, t->kick_delay_ns);
 	ko_hold_ns = now;
 	ko_hold_events = events;
 	/*

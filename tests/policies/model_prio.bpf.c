@@ -41,7 +41,7 @@ static u32 mp_queue(struct request *rq, u64 *gen)
 	const struct mp_weights *w;
 	struct mp_model_value *m;
 	u32 zero = 0;
-	s64 score, kib4 = ufq_rq_bytes(rq) >> 12;
+	s64 score, kib4 = ufq_bpf_rq_bytes(rq) >> 12;
 
 	*gen = 0;
 	m = bpf_map_lookup_elem(&mp_model, &zero);
@@ -50,7 +50,7 @@ static u32 mp_queue(struct request *rq, u64 *gen)
 	w = ufq_model_live(m, gen);
 	if (!w)
 		return 0;
-	if (ufq_rq_flags(rq) & UFQ_RQ_WRITE)
+	if (ufq_bpf_rq_flags(rq) & UFQ_RQ_WRITE)
 		score = w->coef[1][0] + w->coef[1][1] * kib4;
 	else
 		score = w->coef[0][0] + w->coef[0][1] * kib4;
@@ -69,13 +69,13 @@ s32 UFQ_OP(mp_insert, struct ufq_sched *sched, struct request *rq, u64 flags)
 		__sync_fetch_and_add(q ? &c->queued[1] : &c->queued[0], 1);
 		c->last_gen = gen;
 	}
-	return ufq_insert(sched, rq, q, 0);
+	return ufq_bpf_insert(sched, rq, q, 0);
 }
 
 void UFQ_OP(mp_dispatch, struct ufq_sched *sched)
 {
-	if (!ufq_dispatch(sched, 0))
-		ufq_dispatch(sched, 1);
+	if (!ufq_bpf_dispatch(sched, 0))
+		ufq_bpf_dispatch(sched, 1);
 }
 
 void UFQ_OP(mp_completed, struct ufq_sched *sched, struct request *rq, u64 wait_ns,

@@ -12,12 +12,12 @@ UFQ_LICENSE;
 
 s32 UFQ_OP(no_link_insert, struct ufq_sched *sched, struct request *rq, u64 flags)
 {
-	return ufq_insert(sched, rq, 0, 0);
+	return ufq_bpf_insert(sched, rq, 0, 0);
 }
 
 void UFQ_OP(no_link_dispatch, struct ufq_sched *sched)
 {
-	ufq_dispatch(sched, 0);
+	ufq_bpf_dispatch(sched, 0);
 }
 
 SEC(".struct_ops") struct ufq_ops no_link = {

@@ -11,12 +11,12 @@ u64 vetoed;
 s32 UFQ_OP(no_merge_insert, struct ufq_sched *sched, struct request *rq,
 	   u64 flags)
 {
-	return ufq_insert(sched, rq, 0, 0);
+	return ufq_bpf_insert(sched, rq, 0, 0);
 }
 
 void UFQ_OP(no_merge_dispatch, struct ufq_sched *sched)
 {
-	ufq_dispatch(sched, 0);
+	ufq_bpf_dispatch(sched, 0);
 }
 
 bool UFQ_OP(no_merge_allow_merge, struct ufq_sched *sched, struct request *rq,

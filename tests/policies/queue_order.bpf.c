@@ -18,12 +18,12 @@
  * down, and the length drops by exactly one per dispatched request. In
  * queue 1 the key is the sector, so the end of the request just dispatched
  * (ufq_sched.last_end_sector) must lie past the key asked for: past the
- * first key for ufq_dispatch(), past the middle of the queue's key range
- * for the ufq_dispatch_from() that starts every fourth batch there.
+ * first key for ufq_bpf_dispatch(), past the middle of the queue's key range
+ * for the ufq_bpf_dispatch_from() that starts every fourth batch there.
  * Queue 1 is held back while it has fewer than three requests, for up to
- * QO_HOLD_NS (ufq_kick_after() runs dispatch again), so that those
+ * QO_HOLD_NS (ufq_bpf_kick_after() runs dispatch again), so that those
  * searches happen even where the CPU and not the device is the bottleneck
- * (a KASAN kernel). Before each dispatch ufq_queue_peek() describes the
+ * (a KASAN kernel). Before each dispatch ufq_bpf_queue_peek() describes the
  * request about to go: its key must be the one asked for, and the
  * dispatched request must end where the peeked one does (sector + bytes);
  * on a drained queue the peek finds nothing. qo_stats counts what was
@@ -41,8 +41,8 @@ struct qo_stats {
 	u64 inserted[QO_NR_QUEUES];
 	u64 out_of_order[QO_NR_QUEUES];	/* inserted below the previous key */
 	u64 checks;			/* dispatches checked */
-	u64 searches;			/* ufq_dispatch_from() calls checked */
-	u64 peeks;			/* ufq_queue_peek() calls checked */
+	u64 searches;			/* ufq_bpf_dispatch_from() calls checked */
+	u64 peeks;			/* ufq_bpf_queue_peek() calls checked */
 	u64 violations;			/* checks that failed */
 };
 
@@ -70,7 +70,7 @@ static struct qo_stats *qo_get_stats(void)
 s32 UFQ_OP(qo_insert, struct ufq_sched *sched, struct request *rq, u64 flags)
 {
 	struct qo_stats *st = qo_get_stats();
-	u64 sector = ufq_rq_sector(rq), key;
+	u64 sector = ufq_bpf_rq_sector(rq), key;
 	u32 queue = sector % QO_NR_QUEUES;
 
 	/* Keep the bound check that the compiler knows to be redundant. */
@@ -89,11 +89,11 @@ s32 UFQ_OP(qo_insert, struct ufq_sched *sched, struct request *rq, u64 flags)
 			st->out_of_order[queue]++;
 		qo_last_key[queue] = key;
 	}
-	return ufq_insert(sched, rq, queue, key);
+	return ufq_bpf_insert(sched, rq, queue, key);
 }
 
 /*
- * The request just dispatched is the one ufq_queue_peek() described before:
+ * The request just dispatched is the one ufq_bpf_queue_peek() described before:
  * its key is the first at or above @min_key, it ends where that one ends.
  */
 static void qo_check_peek(struct qo_stats *st, struct ufq_sched *sched,
@@ -114,18 +114,18 @@ static u32 qo_drain(struct ufq_sched *sched, struct qo_stats *st, u32 queue,
 	u64 first, prev = 0, mid;
 	u32 nr, i, sent = 0;
 
-	nr = ufq_queue_nr(sched, queue);
+	nr = ufq_bpf_queue_nr(sched, queue);
 	if (!nr) {
-		if (!ufq_queue_peek(sched, queue, 0, UFQ_PEEK_OLDEST, &info))
+		if (!ufq_bpf_queue_peek(sched, queue, 0, UFQ_PEEK_OLDEST, &info))
 			st->violations++;
 		return 0;
 	}
 	if (queue == 1 && (qo_batches++ % 4) == 0 && nr > 2) {
 		/* Between the first key and the last arrival's key. */
-		first = ufq_queue_first_key(sched, queue);
+		first = ufq_bpf_queue_first_key(sched, queue);
 		mid = first + (qo_last_key[1] > first ? (qo_last_key[1] - first) / 2 : 0);
-		peeked = !ufq_queue_peek(sched, queue, mid, 0, &info);
-		if (ufq_dispatch_from(sched, queue, mid)) {
+		peeked = !ufq_bpf_queue_peek(sched, queue, mid, 0, &info);
+		if (ufq_bpf_dispatch_from(sched, queue, mid)) {
 			sent++;
 			st->searches++;
 			if (sched->last_end_sector <= mid)
@@ -134,16 +134,16 @@ static u32 qo_drain(struct ufq_sched *sched, struct qo_stats *st, u32 queue,
 		} else if (peeked) {
 			st->violations++;
 		}
-		if (ufq_queue_nr(sched, queue) != nr - sent)
+		if (ufq_bpf_queue_nr(sched, queue) != nr - sent)
 			st->violations++;
 		nr -= sent;
 	}
 	for (i = 0; i < QO_BATCH && i < batch && nr; i++) {
-		first = ufq_queue_first_key(sched, queue);
+		first = ufq_bpf_queue_first_key(sched, queue);
 		if (first < prev || first == UFQ_U64_MAX)
 			st->violations++;
-		peeked = !ufq_queue_peek(sched, queue, 0, 0, &info);
-		if (!ufq_dispatch(sched, queue)) {
+		peeked = !ufq_bpf_queue_peek(sched, queue, 0, 0, &info);
+		if (!ufq_bpf_dispatch(sched, queue)) {
 			st->violations++;
 			break;
 		}
@@ -151,7 +151,7 @@ static u32 qo_drain(struct ufq_sched *sched, struct qo_stats *st, u32 queue,
 		qo_check_peek(st, sched, &info, peeked, first);
 		if (info.key != first)
 			st->violations++;
-		if (ufq_queue_nr(sched, queue) != nr - 1)
+		if (ufq_bpf_queue_nr(sched, queue) != nr - 1)
 			st->violations++;
 		if (queue == 1 && sched->last_end_sector <= first)
 			st->violations++;
@@ -171,14 +171,14 @@ void UFQ_OP(qo_dispatch, struct ufq_sched *sched)
 	if (!st) {
 		/* Cannot happen for an array map; never strand requests. */
 		for (i = 0; i < QO_NR_QUEUES; i++)
-			if (ufq_dispatch(sched, i))
+			if (ufq_bpf_dispatch(sched, i))
 				return;
 		return;
 	}
-	nr1 = ufq_queue_nr(sched, 1);
-	hold1 = nr1 && nr1 < 3 && ufq_queue_oldest_wait_ns(sched, 1) < QO_HOLD_NS;
+	nr1 = ufq_bpf_queue_nr(sched, 1);
+	hold1 = nr1 && nr1 < 3 && ufq_bpf_queue_oldest_wait_ns(sched, 1) < QO_HOLD_NS;
 	if (hold1)
-		ufq_kick_after(sched, QO_HOLD_NS);
+		ufq_bpf_kick_after(sched, QO_HOLD_NS);
 	batch = (qo_dispatches++ % 8) == 0 ? QO_BATCH : 1;
 	for (i = 0; i < QO_NR_QUEUES; i++) {
 		queue = (qo_next_queue + i) % QO_NR_QUEUES;

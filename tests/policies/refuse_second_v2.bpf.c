@@ -33,12 +33,12 @@ s32 UFQ_OP(refuse_second_v2_init_dev, struct ufq_sched *sched)
 s32 UFQ_OP(refuse_second_v2_insert, struct ufq_sched *sched, struct request *rq,
 	   u64 flags)
 {
-	return ufq_insert(sched, rq, 0, 0);
+	return ufq_bpf_insert(sched, rq, 0, 0);
 }
 
 void UFQ_OP(refuse_second_v2_dispatch, struct ufq_sched *sched)
 {
-	ufq_dispatch(sched, 0);
+	ufq_bpf_dispatch(sched, 0);
 }
 
 UFQ_POLICY(refuse_second,

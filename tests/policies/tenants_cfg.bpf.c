@@ -76,7 +76,7 @@ s32 UFQ_OP(tc_init_dev, struct ufq_sched *sched)
 /* Called under the device lock: one request at a time per device. */
 static void tc_count(struct ufq_sched *sched, struct request *rq)
 {
-	u64 cgroup = ufq_rq_cgroup_id(rq);
+	u64 cgroup = ufq_bpf_rq_cgroup_id(rq);
 	struct tc_tenant *t = bpf_map_lookup_elem(&tc_tenants, &cgroup);
 	struct tc_dev *d = tc_device(sched);
 	struct tc_live *e = NULL;
@@ -98,7 +98,7 @@ static void tc_count(struct ufq_sched *sched, struct request *rq)
 	}
 	e->cgroup = cgroup;
 	e->requests++;
-	e->bytes += ufq_rq_bytes(rq);
+	e->bytes += ufq_bpf_rq_bytes(rq);
 	e->weight = t->weight;
 	e->class = t->class;
 }
@@ -107,7 +107,7 @@ s32 UFQ_OP(tc_insert, struct ufq_sched *sched, struct request *rq, u64 flags)
 {
 	if (!(flags & UFQ_INSERT_REOFFER))
 		tc_count(sched, rq);
-	return ufq_direct_dispatch(sched, rq);
+	return ufq_bpf_direct_dispatch(sched, rq);
 }
 
 UFQ_POLICY(tenants_cfg,

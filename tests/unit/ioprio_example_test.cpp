@@ -79,7 +79,7 @@ TEST_F(IoprioExampleTest, WhenBothExpiredTheLongerStarvedGoesFirst) {
 }
 
 TEST_F(IoprioExampleTest, AnEmptyQueueNeverExpires) {
-    // ufq_queue_oldest_wait_ns() is 0 for an empty queue, but the core checks nr as well.
+    // ufq_bpf_queue_oldest_wait_ns() is 0 for an empty queue, but the core checks nr as well.
     wait(IOP_BE, 0, 10000 * kMs);
     wait(IOP_IDLE, 1, 1 * kMs);
     EXPECT_EQ(iop_choose(&t, &v).queue, IOP_IDLE);

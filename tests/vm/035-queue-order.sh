@@ -32,7 +32,7 @@ assert_ge "out-of-order keys in queue 1 (keyed by sector)" 100 "$(field '.out_of
 # Dispatches in batches: a queue holding several requests at once.
 assert_ge "dispatches checked" 4000 "$(field .checks)"
 assert_ge "searches by key checked" 20 "$(field .searches)"
-assert_ge "dispatches checked against ufq_queue_peek()" 4000 "$(field .peeks)"
+assert_ge "dispatches checked against ufq_bpf_queue_peek()" 4000 "$(field .peeks)"
 assert_eq "ordering violations" 0 "$(field .violations)"
 
 ufqctl unload queue_order

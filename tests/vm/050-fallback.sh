@@ -28,7 +28,7 @@ fallback_case() { # POLICY EXPECTED_KIND [TEXT IN last_error]
 }
 
 fallback_case bad_unplaced error
-fallback_case bad_no_dispatch error "ufq_insert() by a policy without dispatch()"
+fallback_case bad_no_dispatch error "ufq_bpf_insert() by a policy without dispatch()"
 fallback_case bad_abort abort
 fallback_case bad_stall watchdog
 

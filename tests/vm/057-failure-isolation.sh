@@ -4,15 +4,15 @@
 # completion) never disturbs the serving policy, and the serving policy's own
 # failure is always recorded and applied. Under verified load, with two
 # copies of tests/policies/abort_on_cue.bpf.c (abort_on_cue, and
-# abort_on_cue2 under another name), which call ufq_abort() on cue and then
+# abort_on_cue2 under another name), which call ufq_bpf_abort() on cue and then
 # spin, so that their failure is pending for a while (spin_ms) while the
 # serving policy works on the other CPU:
 #
 #  1. abort_on_cue serves; binding abort_on_cue2, whose init_dev() aborts
 #     and spins, fails, and abort_on_cue keeps the device with none of its
-#     kfunc calls refused (its ufq_insert() never fails) and no request
+#     kfunc calls refused (its ufq_bpf_insert() never fails) and no request
 #     served by the fallback FIFO. Then the same bind is tried while
-#     abort_on_cue itself calls ufq_abort() from a completion during the
+#     abort_on_cue itself calls ufq_bpf_abort() from a completion during the
 #     candidate's init_dev() (the test checks the timestamps, and retries
 #     otherwise): the bind still fails, and the device falls back with
 #     abort_on_cue's reason.
@@ -22,7 +22,7 @@
 #  3. abort_on_cue2 serves; one of its completions (on CPU 1) starts
 #     spinning, the device moves to abort_on_cue (the move waits for the
 #     completion in synchronize_rcu()), and the completion calls
-#     ufq_abort() after the move, then lingers for 2 s while abort_on_cue
+#     ufq_bpf_abort() after the move, then lingers for 2 s while abort_on_cue
 #     serves the verified load on CPU 0: a late failure of a replaced
 #     policy, which must not disturb abort_on_cue. The test checks from the
 #     policies' timestamps that the spin began before abort_on_cue's
@@ -30,7 +30,7 @@
 #
 # Before failures were kept per policy there was one failure slot per
 # device: in 1 the serving policy's locked callbacks found the candidate's
-# pending failure, were refused their kfuncs (ufq_insert() failed, the
+# pending failure, were refused their kfuncs (ufq_bpf_insert() failed, the
 # request went to the FIFO) and cleared it, so the refusing candidate was
 # bound, and the serving policy's own failure found the slot taken and was
 # not recorded; in 2 the old policy's exit_dev() failure refused the new
@@ -101,7 +101,7 @@ undisturbed() { # POLICY
 	assert_policy "$dev" "$1"
 	local ins err
 	read -r ins err < <(st "$1" inserts insert_errors)
-	assert_eq "$1: failed ufq_insert() calls (kfuncs refused)" "$b_err" "$err"
+	assert_eq "$1: failed ufq_bpf_insert() calls (kfuncs refused)" "$b_err" "$err"
 	assert_eq "requests served by the fallback FIFO" "$b_fifo" "$(ufq_stat "$dev" fallback)"
 	assert_eq "policy errors" "$b_perr" "$(ufq_stat "$dev" policy_errors)"
 	assert_ge "$1: inserts meanwhile" $((b_ins + 1)) "$ins"
@@ -113,7 +113,7 @@ wait_for "the load's requests" 60 eval '[ "$(ufq_stat "$dev" inserted)" -gt 100 
 
 refuse_candidate() {
 	if echo abort_on_cue2 >"$policy_attr" 2>/dev/null; then
-		fail "binding abort_on_cue2, whose init_dev() called ufq_abort(), succeeded"
+		fail "binding abort_on_cue2, whose init_dev() called ufq_bpf_abort(), succeeded"
 	fi
 }
 
@@ -126,7 +126,7 @@ undisturbed abort_on_cue
 
 info "== 1b: the serving policy fails while the candidate's failure is pending"
 # abort_on_cue's completion aborts about 1 s after the cue, while
-# abort_on_cue2's init_dev() spins for 3 s after its own ufq_abort().
+# abort_on_cue2's init_dev() spins for 3 s after its own ufq_bpf_abort().
 cue abort_on_cue2 spin_ms=3000
 during=
 for attempt in 1 2 3; do

@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
-# ufq_kick_after() keeps a policy that holds I/O back alive, and is not a
+# ufq_bpf_kick_after() keeps a policy that holds I/O back alive, and is not a
 # busy loop. tests/policies/kick_only.bpf.c never dispatches from insert and
 # releases one request per interval_us (20 ms) from dispatch(); every
-# dispatch() that holds I/O back asks for a kick "now" (ufq_kick_after(sched,
+# dispatch() that holds I/O back asks for a kick "now" (ufq_bpf_kick_after(sched,
 # 0)). After a queue run that released a request and then held the rest,
 # nothing but the kick runs the queue again, so under fio load every I/O
 # completes only if no kick is lost.

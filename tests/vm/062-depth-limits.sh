@@ -68,7 +68,7 @@ assert_ge "write limit 4 vs writes holding a tag at once, nr_requests 32" \
 udevadm settle 2>/dev/null || true
 wait_for "every request to be released" 5 st_is .held '[0,0,0]'
 assert_eq "requests back with a cookie they were not given" 0 "$(st .bad_cookie)"
-assert_eq "ufq_set_depth_limit() failures" 0 "$(st .set_errors)"
+assert_eq "ufq_bpf_set_depth_limit() failures" 0 "$(st .set_errors)"
 assert_policy "$dev" depth_limit
 assert_eq "policy errors" 0 "$(ufq_stat "$dev" policy_errors)"
 check_ufq_accounting "$dev"

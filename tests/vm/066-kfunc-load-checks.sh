@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Kfuncs called from callbacks that may not call them fail at load time,
-# not at run time (tests/policies/bad_kf.h): ufq_dispatch() from insert(),
-# ufq_direct_dispatch() from dispatch(), ufq_queue_nr() from completed().
+# not at run time (tests/policies/bad_kf.h): ufq_bpf_dispatch() from insert(),
+# ufq_bpf_direct_dispatch() from dispatch(), ufq_bpf_queue_nr() from completed().
 # Asserts, for each: ufqctl load exits non-zero with its one-line error, the
 # verifier log names the kfunc, and nothing is left behind (no pin, the
 # device keeps its elevator). Then a policy that calls each kfunc where it
@@ -11,8 +11,8 @@
 dev=ufqv0
 make_nullb "$dev" size=64
 sched_before=$(cat "/sys/block/$dev/queue/scheduler")
-for p in bad_kf_insert:ufq_dispatch bad_kf_dispatch:ufq_direct_dispatch \
-	bad_kf_complete:ufq_queue_nr; do
+for p in bad_kf_insert:ufq_bpf_dispatch bad_kf_dispatch:ufq_bpf_direct_dispatch \
+	bad_kf_complete:ufq_bpf_queue_nr; do
 	name=${p%%:*} kfunc=${p#*:}
 	err=$("$UFQCTL" load "$POLICIES/$name.bpf.o" --dev "$dev" 2>&1 >/dev/null) &&
 		fail "$name loaded"

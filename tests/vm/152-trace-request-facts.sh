@@ -5,7 +5,7 @@
 # device that completes at once and at least the completion time of a
 # device with a known one.
 #
-# Regression test for ufq_rq_bytes() and ufq_rq_cgroup_id() returning 0 in
+# Regression test for ufq_bpf_rq_bytes() and ufq_bpf_rq_cgroup_id() returning 0 in
 # completed()/finish(), and service_ns 0 for requests completed inside their
 # submitter's plug.
 . "$(dirname "$0")/lib.sh"

@@ -8,7 +8,7 @@
 
 namespace ufq {
 
-// Cgroup v2 groups as ufq policies see them: by id (what ufq_rq_cgroup_id() returns for a
+// Cgroup v2 groups as ufq policies see them: by id (what ufq_bpf_rq_cgroup_id() returns for a
 // request), which is the id of the group's directory on the cgroup2 filesystem.
 
 // The id of cgroup directory `dir`: the kernfs node id that name_to_handle_at(2) returns on
