@@ -8,6 +8,8 @@
 #   make kernel-debug    the same kernel with lockdep and debug checks
 #   make test-kasan      the load-bearing VM tests again on a KASAN kernel (slow)
 #   make kernel-patches  export build/linux commits to kernel-patches/
+#   make kernel-series-check  build every prefix of the series (about 1 min a
+#                        patch with a warm ccache; SERIES_CHECK_ARGS=--quick)
 #   make bench           compare all schedulers side by side (BENCH_ARGS=--quick ...)
 #   make build           host build: BPF policies, loader, unit tests
 #   make clean           remove host build output (keeps the kernel tree)
@@ -22,7 +24,8 @@ KERNEL_LINK := $(BUILD)/kernel-default
 DEBUG_KERNEL_LINK := $(BUILD)/kernel-debug
 KASAN_KERNEL_LINK := $(BUILD)/kernel-kasan
 
-.PHONY: all deps kernel kernel-debug kernel-kasan kernel-patches build test test-kasan demo bench \
+.PHONY: all deps kernel kernel-debug kernel-kasan kernel-patches kernel-series-check build test \
+	test-kasan demo bench \
 	clean distclean
 
 all: build
@@ -44,6 +47,10 @@ kernel-kasan: deps
 
 kernel-patches:
 	@bash tools/kernel/export-patches.sh
+
+# Not part of make test: it builds the kernel once per patch.
+kernel-series-check:
+	@bash tools/kernel/series-check.sh $(SERIES_CHECK_ARGS)
 
 build: kernel
 	@cmake -S $(REPO) -B $(HOSTBUILD) -DUFQ_VMLINUX_H=$(KERNEL_LINK)/vmlinux.h >/dev/null
