@@ -16,8 +16,9 @@
 # - fio verify=crc32c in an LC and a BE cgroup at once: zero errors;
 # - with a target no cut can meet, the cuts are found futile and undone;
 # - a BE-only load is never held back, whatever the budget (work
-#   conservation: no dispatch call waits for tokens) and, on a non-debug
-#   kernel, gets at least 70% of the IOPS it gets under none;
+#   conservation: no dispatch call waits for tokens or keeps the LC
+#   reserve) and, on a non-debug kernel, gets at least 70% of the IOPS it
+#   gets under none;
 # - a tenant changed (lc -> be) and another removed while their cgroups
 #   have I/O in flight: zero errors, the policy stays, the slot follows,
 #   the removed tenant's slot is freed once idle;
@@ -210,16 +211,20 @@ ufqctl set qos min_budget_pct="$floor_pct" min_samples="$samples"
 budget=$(($(qos_status | jq .budget) / 1024))
 sleep 0.3	# past the window in which the LC tenant last ran
 kicks_before=$(qos_status | jq .kicks)
+reserved_before=$(qos_status | jq .reserve_holds)
 in_cgroup ufqbe1 fio --output-format=json --output="$UFQ_OUT/190-qos-beonly.json" "${fio_common[@]}" \
 	--time_based --runtime=3 --name=beonly --rw=randread --bs=4k --iodepth=32 ||
 	fail "fio (BE alone) failed"
 qos_beonly=$(iops "$UFQ_OUT/190-qos-beonly.json")
 held=$(($(qos_status | jq .kicks) - kicks_before))
-info "BE alone: $qos_beonly IOPS under qos (budget $budget VIO/s when it started), $none_beonly under none; $held dispatch calls held it back"
+reserved=$(($(qos_status | jq .reserve_holds) - reserved_before))
+info "BE alone: $qos_beonly IOPS under qos (budget $budget VIO/s when it started), $none_beonly under none; dispatch calls that held it back: $held for tokens, $reserved for the LC reserve"
 # Work conservation: with no LC tenant running, no dispatch call holds the
-# BE tenant back, whatever its tokens. (Its IOPS against the budget is not
-# the test: a debug kernel's CPU cost alone can keep it near the budget.)
+# BE tenant back, whatever its tokens, and no tag is kept for an LC tenant.
+# (Its IOPS against the budget is not the test: a debug kernel's CPU cost
+# alone can keep it near the budget.)
 assert_eq "dispatch calls that held a BE tenant back with no LC tenant running" 0 "$held"
+assert_eq "BE dispatches held for the LC reserve with no LC tenant running" 0 "$reserved"
 # No more than the policy's own cost below none (under emulation the CPU,
 # not the device, is the bottleneck: every elevator costs IOPS here). On a
 # lockdep kernel every BPF call and lock costs several times more, so there
