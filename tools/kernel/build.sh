@@ -47,15 +47,8 @@ cached && exit 0
 
 kernel_tree_sync
 objdir="$repo/build/kbuild-$variant"
-mkdir -p "$objdir" "$UFQ_CACHE_DIR/ccache"
-
-export CCACHE_DIR="$UFQ_CACHE_DIR/ccache"
-export CCACHE_BASEDIR="$repo/build"
-export CCACHE_NOHASHDIR=true
-export CCACHE_SLOPPINESS=time_macros,include_file_mtime,include_file_ctime
-export CCACHE_MAXSIZE=${CCACHE_MAXSIZE:-5G}
-# Reproducible build metadata, so that unchanged objects hit ccache.
-export KBUILD_BUILD_USER=ufq KBUILD_BUILD_HOST=ufq
+mkdir -p "$objdir"
+kernel_ccache_env "$repo/build"
 KBUILD_BUILD_TIMESTAMP=$(git -C "$KERNEL_TREE" log -1 --format=%cd)
 export KBUILD_BUILD_TIMESTAMP
 kmake=(make -C "$KERNEL_TREE" O="$objdir" CC="ccache gcc" -j"$(($(nproc) + 1))")

@@ -44,6 +44,18 @@ kernel_cache_key() {
 	} | sha256sum | cut -c1-16
 }
 
+# ccache for kernel builds in directories under $1, and build metadata
+# that does not change from build to build, so that unchanged objects hit.
+kernel_ccache_env() {
+	mkdir -p "$UFQ_CACHE_DIR/ccache"
+	export CCACHE_DIR="$UFQ_CACHE_DIR/ccache"
+	export CCACHE_BASEDIR="$1"
+	export CCACHE_NOHASHDIR=true
+	export CCACHE_SLOPPINESS=time_macros,include_file_mtime,include_file_ctime
+	export CCACHE_MAXSIZE=${CCACHE_MAXSIZE:-5G}
+	export KBUILD_BUILD_USER=ufq KBUILD_BUILD_HOST=ufq
+}
+
 kernel_cache_prune() {
 	# Keep the four most recently used builds of a variant.
 	# shellcheck disable=SC2012

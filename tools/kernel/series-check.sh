@@ -82,16 +82,11 @@ cleanup() {
 }
 trap cleanup EXIT
 cleanup
-mkdir -p "$objdir" "$logs" "$UFQ_CACHE_DIR/ccache"
+mkdir -p "$objdir" "$logs"
 rm -f "$logs"/*.log
 git -C "$KERNEL_TREE" worktree add -q --detach "$tree" "$KERNEL_BASE_TAG"
 
-export CCACHE_DIR="$UFQ_CACHE_DIR/ccache"
-export CCACHE_BASEDIR="$out"
-export CCACHE_NOHASHDIR=true
-export CCACHE_SLOPPINESS=time_macros,include_file_mtime,include_file_ctime
-export CCACHE_MAXSIZE=${CCACHE_MAXSIZE:-5G}
-export KBUILD_BUILD_USER=ufq KBUILD_BUILD_HOST=ufq
+kernel_ccache_env "$out"
 kmake=(make -C "$tree" O="$objdir" CC="ccache gcc" -j"$jobs")
 
 apply() {
