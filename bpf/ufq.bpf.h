@@ -109,6 +109,17 @@ static __always_inline u32 ufq_nr_in_flight(const struct ufq_sched *sched)
 }
 
 /*
+ * The device's hardware tags: depth times hardware queues, saturated (the
+ * slots of a read reserve, ufq/read_reserve.h).
+ */
+static __always_inline u32 ufq_device_slots(const struct ufq_sched *sched)
+{
+	u64 slots = (u64)sched->hw_queue_depth * sched->nr_hw_queues;
+
+	return slots < 0xffffffffULL ? (u32)slots : 0xffffffffU;
+}
+
+/*
  * Read-only request accessors, for the request passed to a callback.
  * ufq_bpf_rq_flags(): UFQ_RQ_* bits (include/ufq/rq_flags.h). ufq_bpf_rq_ioprio():
  * take it apart with ufq_ioprio_class() and ufq_ioprio_level()

@@ -5,7 +5,8 @@
  * ufq's own FIFO of requests inserted at the head is the Emergency lane.
  * The Read and Write lanes are kernel queues 0 and 1, keyed by deadline
  * group and sector; which lane dispatches next, the scheduler-tag limit of
- * writes and the once-a-second autotuner are in lanes.h. Tunables are in
+ * writes, the read reserve of hardware tags and the once-a-second
+ * autotuner are in lanes.h. Tunables are in
  * the BTF-typed map lanes_tunables (ufqctl get lanes, ufqctl set lanes
  * mode=latency); each device's state, with the mode and values in effect,
  * is at its ufq id in lanes_status (bpftool map dump name lanes_status).
@@ -95,6 +96,15 @@ static void sum_reads(struct ufq_sched *sched, struct lanes_reads *sum)
 	*sum = ctx.sum;
 }
 
+/* The device's side of the view lanes_pick() decides on. */
+static void look_at_device(struct ufq_sched *sched, struct lanes_view *v, u64 now_ns)
+{
+	/* Dispatched requests blk-mq has not taken yet will hold tags too. */
+	v->nr_in_flight = ufq_nr_in_flight(sched) + sched->nr_ready;
+	v->slots = ufq_device_slots(sched);
+	v->now_ns = now_ns;
+}
+
 /* Limits the scheduler tags of everything but reads to what the mode allows. */
 static void apply_write_depth(struct ufq_sched *sched, struct lanes_dev *d)
 {
@@ -150,6 +160,7 @@ s32 UFQ_OP(lanes_insert, struct ufq_sched *sched, struct request *rq, u64 flags)
 	int lane = lanes_lane_of(cls);
 	struct lanes_tunables *t = tunables();
 	struct lanes_dev *d = device(sched);
+	struct lanes_view v = {};
 	u64 arrival, key;
 
 	/*
@@ -159,15 +170,20 @@ s32 UFQ_OP(lanes_insert, struct ufq_sched *sched, struct request *rq, u64 flags)
 	ufq_bpf_rq_set_cookie(rq, LANES_COOKIE(cls));
 	if (!t || !d)
 		return ufq_bpf_insert(sched, rq, LANES_QUEUE(lane), 0);
+	arrival = ufq_bpf_rq_insert_ns(rq) ?: bpf_ktime_get_ns();
+	lanes_arrived(d, t, lane == LANE_READ, arrival);
 	/*
 	 * Alone in the scheduler, the request is the one dispatch() would pick
-	 * next: dispatch it now and save the call.
+	 * next, unless the read reserve holds it: dispatch it now and save the
+	 * call.
 	 */
-	if (!sched->nr_waiting && !sched->nr_ready && !ufq_bpf_direct_dispatch(sched, rq)) {
+	look_at_device(sched, &v, arrival);
+	if (!sched->nr_waiting && !sched->nr_ready &&
+	    (lane == LANE_READ || !lanes_reserve_holds(d, t, &v)) &&
+	    !ufq_bpf_direct_dispatch(sched, rq)) {
 		lanes_dispatched_alone(d, t, lane);
 		return 0;
 	}
-	arrival = ufq_bpf_rq_insert_ns(rq) ?: bpf_ktime_get_ns();
 	key = lanes_insert_key(d, t, cls, ufq_bpf_rq_sector(rq), arrival,
 			       ufq_bpf_queue_nr(sched, LANES_QUEUE(lane)), arrival);
 	return ufq_bpf_insert(sched, rq, LANES_QUEUE(lane), key);
@@ -190,10 +206,18 @@ void UFQ_OP(lanes_dispatch, struct ufq_sched *sched)
 	v.nr[LANE_WRITE] = ufq_bpf_queue_nr(sched, LANES_QUEUE(LANE_WRITE));
 	v.oldest_wait_ns[LANE_READ] = ufq_bpf_queue_oldest_wait_ns(sched, LANES_QUEUE(LANE_READ));
 	v.oldest_wait_ns[LANE_WRITE] = ufq_bpf_queue_oldest_wait_ns(sched, LANES_QUEUE(LANE_WRITE));
+	look_at_device(sched, &v, bpf_ktime_get_ns());
 
 	lanes_pick(d, t, &v, &p);
-	if (p.lane < 0)
+	if (p.lane < 0) {
+		if (p.held) {
+			/* completed() kicks while held; this is for when reads stop */
+			d->held = 1;
+			d->reserve_holds++;
+			ufq_bpf_kick_after(sched, p.retry_ns);
+		}
 		return;
+	}
 	queue = LANES_QUEUE(p.lane == LANE_WRITE ? LANE_WRITE : LANE_READ);
 	if (p.from == LANES_FROM_OLDEST)
 		ok = ufq_bpf_dispatch_oldest(sched, queue);
@@ -207,9 +231,13 @@ void UFQ_OP(lanes_completed, struct ufq_sched *sched, struct request *rq, u64 wa
 	    u64 service_ns)
 {
 	u64 cookie = ufq_bpf_rq_cookie(rq);
+	struct lanes_dev *d = device(sched);
 	struct lanes_reads *r;
 	u32 id = sched->id, cls;
 
+	/* A write held back for the read reserve: this completion freed a tag. */
+	if (d && d->held)
+		ufq_bpf_kick_after(sched, 0);
 	cls = LANES_COOKIE_VALID(cookie) ? LANES_COOKIE_CLASS(cookie) :
 		lanes_classify(ufq_bpf_rq_flags(rq), ufq_bpf_rq_bytes(rq));
 	ufq_sdk_completed_class(sched, rq, wait_ns, service_ns, cls);

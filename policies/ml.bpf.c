@@ -80,14 +80,6 @@ static const struct ml_weights *model(u64 *gen)
 	return ufq_model_live(m, gen);
 }
 
-/* The device's hardware tags, all queues: what the read reserve keeps some of. */
-static __always_inline u32 device_slots(const struct ufq_sched *sched)
-{
-	u64 slots = (u64)sched->hw_queue_depth * sched->nr_hw_queues;
-
-	return slots < ML_U32_MAX ? (u32)slots : ML_U32_MAX;
-}
-
 /*
  * Limits the scheduler tags of everything but sync reads to what
  * write_depth_pct allows of nr_requests, when that changed (a tunable set,
@@ -207,7 +199,7 @@ s32 UFQ_OP(ml_insert, struct ufq_sched *sched, struct request *rq, u64 flags)
 	 * dispatch it now and save the call.
 	 */
 	if (!sched->nr_waiting && !sched->nr_ready &&
-	    !(r.write && ml_reserve_holds(t->read_reserve, device_slots(sched), r.nr_in_flight,
+	    !(r.write && ml_reserve_holds(t->read_reserve, ufq_device_slots(sched), r.nr_in_flight,
 					  r.now_ns, d->reads_until_ns)) &&
 	    ml_admit(t, ml_inflight_settle(d, r.nr_in_flight, 0),
 		     ml_writes_in_flight(&d->feat, r.nr_in_flight), r.write, p.pred_us) &&
@@ -268,7 +260,7 @@ static void look(struct ufq_sched *sched, struct ml_dev *d, const struct ml_tuna
 	}
 	v->nr_in_flight = in_flight + ready;
 	v->nr_writes = ml_writes_in_flight(&d->feat, v->nr_in_flight);
-	v->slots = device_slots(sched);
+	v->slots = ufq_device_slots(sched);
 	v->write_pred_ns = ml_inflight_settle(d, in_flight, ready);
 	v->now_ns = bpf_ktime_get_ns();
 }

@@ -84,6 +84,7 @@
 #define UFQ_POLICY_ML_H
 
 #include "ml_model.h"
+#include "ufq/read_reserve.h"
 
 enum ml_queue {
 	ML_Q_EDF = 0,			/* by deadline */
@@ -105,9 +106,8 @@ enum ml_dir { ML_READ = 0, ML_WRITE = 1, ML_NR_DIRS = 2 };
  * Off by default: on the benchmark's device-bound null_blk (1 ms, 4 tags)
  * under a 64k write flood at QD32 beside a 4k reader at QD2, a 2000 us
  * window cut the writer to 734 IOPS from 2152 with it off, for a reader
- * p99 of 3.9 ms against 4.2 (one boot, 2026-12-07); the read reserve
- * protects the reader at less cost. Set it for a device whose writes
- * serialise.
+ * p99 of 3.9 ms against 4.2 (one boot, 2026-12-07). Set it for a device
+ * whose writes serialise.
  */
 #define ML_DEFAULT_LATENCY_WINDOW_US 0
 /*
@@ -115,11 +115,16 @@ enum ml_dir { ML_READ = 0, ML_WRITE = 1, ML_NR_DIRS = 2 };
  * tags) the only real limits are 4 (50%) and less (ml_write_depth());
  * at 4 the reader's p99 beside a QD32 write flood went from 3.7-4.2 ms
  * to 3.0-3.4 ms, but the writer from 0.93x mq-deadline's IOPS to 0.81-0.83x
- * (one boot each, 2026-12-07). The read reserve protects the reader for
- * less.
+ * (one boot each, 2026-12-07).
  */
 #define ML_DEFAULT_WRITE_DEPTH_PCT 100
-#define ML_DEFAULT_READ_RESERVE 1
+/*
+ * Off by default, as lanes' (lanes.h has the measurement: the median read
+ * gains, the tail does not, writes lose about 30%). The measurements
+ * above were taken with a reserve of 1 that, counting null_blk's poll
+ * queue, took 8 tags for the device's 4 and so never held.
+ */
+#define ML_DEFAULT_READ_RESERVE 0
 #define ML_DEFAULT_ONLINE_LEARNING 1
 /*
  * 2^-8: the correction follows drift over a few hundred completions, not
@@ -637,7 +642,7 @@ __noinline u64 ml_reads_until(u64 until, bool write, u64 now_ns, u32 read_target
 static inline u64 ml_reads_until(u64 until, bool write, u64 now_ns, u32 read_target_us)
 #endif
 {
-	return write ? until : now_ns + (u64)read_target_us * ML_NSEC_PER_USEC;
+	return ufq_reads_recent_until(until, !write, now_ns, (u64)read_target_us * ML_NSEC_PER_USEC);
 }
 
 ML_INLINE void ml_arrived(struct ml_dev *d, const struct ml_tunables *t, bool write, u64 now_ns)
@@ -646,11 +651,9 @@ ML_INLINE void ml_arrived(struct ml_dev *d, const struct ml_tunables *t, bool wr
 }
 
 /*
- * Whether a write must wait so that @reserve of the device's @slots
- * hardware tags stay free for reads, with @nr_in_flight requests at the
- * device, at @now_ns, reads being recent until @reads_until_ns. Never when
- * the reserve would leave writes no tag. In BPF a global function, for
- * the reason ml_msb() is one: insert's paths are near the verifier's limit.
+ * ufq_read_reserve_holds() (ufq/read_reserve.h). In BPF a global function,
+ * for the reason ml_msb() is one: insert's paths are near the verifier's
+ * limit.
  */
 #ifdef __bpf__
 __noinline bool ml_reserve_holds(u32 reserve, u32 slots, u32 nr_in_flight, u64 now_ns,
@@ -660,9 +663,7 @@ static inline bool ml_reserve_holds(u32 reserve, u32 slots, u32 nr_in_flight, u6
 				    u64 reads_until_ns)
 #endif
 {
-	if (!reserve || slots <= reserve || now_ns >= reads_until_ns)
-		return false;
-	return (u64)nr_in_flight + reserve >= slots;
+	return ufq_read_reserve_holds(reserve, slots, nr_in_flight, now_ns, reads_until_ns);
 }
 
 /* ---- writes' in-flight predicted sum ------------------------------------------------------ */

@@ -19,7 +19,7 @@ fail() { echo "FAIL: $*" >&2; exit 1; }
 stage=$tmp/stage
 make -C "$repo" --no-print-directory install-sdk DESTDIR="$stage" HOSTBUILD="$hostbuild"
 for f in ufq.bpf.h ufq_stats.bpf.h ufq_class_stats.bpf.h ufq_pred_stats.bpf.h btf_tags.h ioprio.h \
-	rq_flags.h latency.h model.h pred_error.h trace.h types.h vmlinux/vmlinux.h; do
+	rq_flags.h latency.h model.h pred_error.h read_reserve.h trace.h types.h vmlinux/vmlinux.h; do
 	[ -f "$stage/usr/include/ufq/$f" ] || fail "make install-sdk did not install include/ufq/$f"
 done
 export PKG_CONFIG_SYSROOT_DIR=$stage PKG_CONFIG_PATH=$stage/usr/share/pkgconfig

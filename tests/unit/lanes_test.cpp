@@ -257,6 +257,100 @@ TEST_F(LanesTest, ADirectDispatchCountsAsThePickWouldHave) {
     EXPECT_EQ(d.batch, 1u);
 }
 
+// ---- the read reserve ---------------------------------------------------------------------
+
+// A device with 4 hardware tags, 3 in flight, and a read that arrived 1 ms ago: a write that
+// did not expire would take the last tag.
+struct LanesReserveTest : LanesTest {
+    void SetUp() override {
+        LanesTest::SetUp();
+        t.read_reserve = 1;
+        v.slots = 4;
+        v.nr_in_flight = 3;
+        v.now_ns = 1000 * kMs;
+        lanes_arrived(&d, &t, true, v.now_ns - kMs);
+    }
+};
+
+TEST_F(LanesReserveTest, AReadArrivalKeepsTheReserveUpForReadReserveUs) {
+    EXPECT_EQ(d.reads_until_ns, v.now_ns - kMs + 10 * kMs);
+    lanes_arrived(&d, &t, false, v.now_ns);
+    EXPECT_EQ(d.reads_until_ns, v.now_ns + 9 * kMs) << "a write does not move it";
+    t.read_reserve_us = 1000000;
+    lanes_arrived(&d, &t, true, ~0ULL - 5);
+    EXPECT_EQ(d.reads_until_ns, ~0ULL) << "saturates";
+}
+
+TEST_F(LanesReserveTest, HoldsAWriteThatWouldTakeTheLastTag) {
+    v.nr[LANE_WRITE] = 10;
+    EXPECT_EQ(dispatch(), -1);
+    lanes_choice p{};
+    lanes_pick(&d, &t, &v, &p);
+    EXPECT_TRUE(p.held);
+    EXPECT_EQ(p.retry_ns, 9 * kMs) << "kicked again when the reserve lapses";
+    // One tag more free: the write goes.
+    v.nr_in_flight = 2;
+    EXPECT_EQ(dispatch(), LANE_WRITE);
+    EXPECT_FALSE(last.held);
+}
+
+TEST_F(LanesReserveTest, AWaitingReadGoesInsteadOfTheHeldWrite) {
+    v.nr[LANE_WRITE] = 10;
+    v.nr[LANE_READ] = 1;
+    d.reads_over_writes = 1000; // writes starving: their turn by the bounds
+    EXPECT_EQ(dispatch(true), LANE_READ);
+    EXPECT_EQ(dispatch(), -1) << "no read left: the write waits";
+    v.nr_in_flight = 2;
+    EXPECT_EQ(dispatch(), LANE_WRITE);
+}
+
+TEST_F(LanesReserveTest, NeverHoldsAnExpiredWrite) {
+    v.nr[LANE_WRITE] = 10;
+    v.oldest_wait_ns[LANE_WRITE] = LANES_WRITE_DELAY_NS;
+    EXPECT_EQ(dispatch(), LANE_WRITE);
+    EXPECT_EQ(last.from, LANES_FROM_OLDEST);
+}
+
+TEST_F(LanesReserveTest, LapsesWithoutRecentReadsAndIsOffAtZero) {
+    v.nr[LANE_WRITE] = 10;
+    v.now_ns += 9 * kMs; // the last read 10 ms ago
+    EXPECT_EQ(dispatch(), LANE_WRITE);
+    v.now_ns -= 9 * kMs;
+    t.read_reserve = 0;
+    EXPECT_EQ(dispatch(), LANE_WRITE);
+}
+
+TEST_F(LanesReserveTest, NeverTakesADevicesOnlyTagsFromWrites) {
+    v.nr[LANE_WRITE] = 10;
+    v.slots = 1; // reserve >= slots: no reserve
+    EXPECT_EQ(dispatch(), LANE_WRITE);
+    v.slots = 0; // depth unknown
+    EXPECT_EQ(dispatch(), LANE_WRITE);
+    v.slots = 4;
+    t.read_reserve = 3;
+    v.nr_in_flight = 0;
+    EXPECT_EQ(dispatch(), LANE_WRITE) << "a reserve of 3 of 4 leaves writes one tag";
+    v.nr_in_flight = 1;
+    EXPECT_EQ(dispatch(), -1);
+    v.nr_in_flight = ~0U;
+    EXPECT_EQ(dispatch(), -1) << "no overflow";
+}
+
+TEST_F(LanesReserveTest, AHoldEndsOnTheNextDispatch) {
+    v.nr[LANE_WRITE] = 10;
+    d.held = 1;
+    v.nr_in_flight = 0;
+    EXPECT_EQ(dispatch(), LANE_WRITE);
+    EXPECT_EQ(d.held, 0u);
+}
+
+TEST_F(LanesReserveTest, ARebindKeepsTheHoldCount) {
+    d.reserve_holds = 7;
+    lanes_dev_rebind(&d, &t, 5);
+    EXPECT_EQ(d.reserve_holds, 7u);
+    EXPECT_EQ(d.reads_until_ns, 0u) << "reads are recent again only once one arrives";
+}
+
 TEST_F(LanesTest, ANewWindowAppliesOnceTheLaneDrains) {
     const u64 now = 1000 * kMs;
     t.completion_window_ns = 100000; // 100 us

@@ -1078,6 +1078,7 @@ TEST_F(MlSched, InflightSumSaturatesAndSettles) {
 // every tag again.
 TEST_F(MlSched, ReadReserveKeepsATagForReads) {
     t.latency_window_us = 0;
+    t.read_reserve = 1; // off by default
     slots = 4;
     const int r0 = insert(ML_Q_EDF, 0, 4096, false, 100);
     std::vector<int> w;
@@ -1107,6 +1108,7 @@ TEST_F(MlSched, ReadReserveKeepsATagForReads) {
 // The reserve never takes a device's only tag from writes, and 0 turns it off.
 TEST_F(MlSched, ReadReserveNeverTakesEveryTag) {
     t.latency_window_us = 0;
+    t.read_reserve = 1; // off by default
     slots = 1;
     insert(ML_Q_EDF, 0, 4096, false, 100);
     insert(ML_Q_EDF, 8, 4096, true, 100);
@@ -1124,7 +1126,7 @@ TEST_F(MlSched, ReadReserveNeverTakesEveryTag) {
     EXPECT_EQ(dispatch(), w);
     ml_tunables def;
     ml_tunables_default(&def);
-    EXPECT_EQ(def.read_reserve, 1u);
+    EXPECT_EQ(def.read_reserve, 0u);
     // No read ever arrived: nothing to reserve for.
     ml_dev fresh{};
     ml_dev_init(&fresh, 1, nullptr, 0);

@@ -4,7 +4,7 @@
 # null_blk device with 2 submission queues (and a poll queue), 4 KiB blocks and rotational set.
 #
 # Asserts: what init_dev() saw (nr_requests, driver tags and hardware
-# queues, logical block size, largest request, rotational) is what sysfs
+# queues that take I/O, poll queues not counted, logical block size, largest request, rotational) is what sysfs
 # says; under fio the requests in flight are at least 2 and never more
 # than the driver's tags, and 0 again once the device is idle; the tick
 # comes, no more often than every tick_ms (20 ms), goes on across an
@@ -31,12 +31,20 @@ ft() { # DEV FIELD
 ft_is() { [ "$(ft "$1" "$2")" = "$3" ]; }
 q=/sys/block
 
+# Hardware queues that take I/O: every queue but the poll queues (the
+# null_blk has one; nvme has none unless nvme.poll_queues is set).
+io_queues() { # DEV POLL_QUEUES
+	echo $(($(find "$q/$1/mq" -mindepth 1 -maxdepth 1 -type d | wc -l) - $2))
+}
+declare -A poll=([$nvme]=$(cat /sys/module/nvme/parameters/poll_queues 2>/dev/null || echo 0)
+	[$dev]=$(cat "/sys/kernel/config/nullb/$dev/poll_queues"))
+assert_ge "$dev: poll queues (the null_blk default)" 1 "${poll[$dev]}"
+
 for d in "$nvme" "$dev"; do
 	assert_eq "$d: dev" "$(($(cut -d: -f1 "$q/$d/dev") << 20 | $(cut -d: -f2 "$q/$d/dev")))" "$(ft "$d" dev)"
 	assert_eq "$d: nr_requests" "$(cat "$q/$d/queue/nr_requests")" "$(ft "$d" nr_requests)"
 	assert_eq "$d: hw_queue_depth" "$(cat "$q/$d/mq/0/nr_tags")" "$(ft "$d" hw_queue_depth)"
-	assert_eq "$d: nr_hw_queues" "$(find "$q/$d/mq" -mindepth 1 -maxdepth 1 -type d | wc -l)" \
-		"$(ft "$d" nr_hw_queues)"
+	assert_eq "$d: nr_hw_queues" "$(io_queues "$d" "${poll[$d]}")" "$(ft "$d" nr_hw_queues)"
 	assert_eq "$d: logical_block_size" "$(cat "$q/$d/queue/logical_block_size")" \
 		"$(ft "$d" logical_block_size)"
 	assert_eq "$d: max_bytes" "$(($(cat "$q/$d/queue/max_sectors_kb") * 1024))" "$(ft "$d" max_bytes)"

@@ -84,7 +84,7 @@ assert_ge "dispatch calls the window held back" 1 "$(jq .holds <<<"$held")"
 assert_ge "dispatch calls the read reserve held back" 1 "$(jq .reserve_holds <<<"$held")"
 assert_eq "$slow policy errors" 0 "$(ufq_stat "$slow" policy_errors)"
 check_ufq_accounting "$slow"
-ufqctl set ml latency_window_us=0 read_reserve=1
+ufqctl set ml latency_window_us=0 read_reserve=0
 st=$(status)
 
 # Every request it was offered went somewhere.
