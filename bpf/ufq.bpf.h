@@ -109,8 +109,9 @@ static __always_inline u32 ufq_nr_in_flight(const struct ufq_sched *sched)
 }
 
 /*
- * The device's hardware tags: depth times hardware queues, saturated (the
- * slots of a read reserve, ufq/read_reserve.h).
+ * The device's hardware tags: depth times the hardware queues that take
+ * I/O, saturated (the slots of a read reserve, ufq/read_reserve.h). More
+ * than the device has when its queues share one set of tags (SCSI hosts).
  */
 static __always_inline u32 ufq_device_slots(const struct ufq_sched *sched)
 {

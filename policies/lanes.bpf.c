@@ -156,7 +156,8 @@ s32 UFQ_OP(lanes_init_dev, struct ufq_sched *sched)
 
 s32 UFQ_OP(lanes_insert, struct ufq_sched *sched, struct request *rq, u64 flags)
 {
-	u32 cls = lanes_classify(ufq_bpf_rq_flags(rq), ufq_bpf_rq_bytes(rq));
+	u64 rq_flags = ufq_bpf_rq_flags(rq);
+	u32 cls = lanes_classify(rq_flags, ufq_bpf_rq_bytes(rq));
 	int lane = lanes_lane_of(cls);
 	struct lanes_tunables *t = tunables();
 	struct lanes_dev *d = device(sched);
@@ -171,7 +172,8 @@ s32 UFQ_OP(lanes_insert, struct ufq_sched *sched, struct request *rq, u64 flags)
 	if (!t || !d)
 		return ufq_bpf_insert(sched, rq, LANES_QUEUE(lane), 0);
 	arrival = ufq_bpf_rq_insert_ns(rq) ?: bpf_ktime_get_ns();
-	lanes_arrived(d, t, lane == LANE_READ, arrival);
+	/* Reads, not the Read lane's small writes: no reader, no reserve. */
+	lanes_arrived(d, t, !(rq_flags & UFQ_RQ_WRITE), arrival);
 	/*
 	 * Alone in the scheduler, the request is the one dispatch() would pick
 	 * next, unless the read reserve holds it: dispatch it now and save the

@@ -36,15 +36,16 @@
  * finds a free tag behind a write flood. (mq-deadline's async_depth, which
  * applies to the same requests, defaults to all of them in 6.12.)
  *
- * Hardware tags (the read reserve, ufq/read_reserve.h). A scheduler tag is
- * not enough: once writes hold every hardware tag, a read dispatched first
- * still waits at the driver for a write to finish. While a Read lane
- * request arrived within read_reserve_us, a Write lane request whose
+ * Hardware tags (the read reserve, ufq/read_reserve.h; off by default).
+ * A scheduler tag is not enough: once writes hold every hardware tag, a
+ * read dispatched first still waits at the driver for a write to finish.
+ * While a read arrived within read_reserve_us, a Write lane request whose
  * deadline has not passed is not dispatched when it would leave fewer than
  * read_reserve of the device's hardware tags free; a waiting Read lane
  * request goes instead, or nothing (completions and a kick at the end of
- * the window run dispatch again). Expired writes are never held, so the
- * Write lane's 2 s bound stands.
+ * the window run dispatch again). While it holds, the bound of reads
+ * between two writes above does not apply; expired writes are never held,
+ * so the Write lane's 2 s bound stands.
  *
  * Autotuner (lanes_tune(), once a second): three modes. Latency when reads
  * wait longer in the scheduler than they take at the device while both
@@ -395,8 +396,8 @@ struct lanes_choice {
 };
 
 /*
- * A Read lane request arrived (@read) or another one did, at @now_ns:
- * keeps the read reserve up for read_reserve_us after a read.
+ * A read arrived (@read) or another request did, at @now_ns: keeps the
+ * read reserve up for read_reserve_us after a read.
  */
 static inline void lanes_arrived(struct lanes_dev *d, const struct lanes_tunables *t, bool read,
 				 u64 now_ns)

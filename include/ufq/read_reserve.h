@@ -18,6 +18,12 @@
  * kick from completed() while held (a completion frees a tag) and, as a
  * backstop, ufq_bpf_kick_after() for when reads stop being recent.
  *
+ * The slots are depth x hardware queues that take I/O (ufq_device_slots()).
+ * That overcounts a device whose queues share one set of tags
+ * (BLK_MQ_F_TAG_HCTX_SHARED, e.g. SCSI hosts), and polled requests are in
+ * flight without holding one of those slots: on such devices the reserve
+ * holds later, or sooner, than it should.
+ *
  * Plain C, no helpers: the lanes and ml policies and the unit tests use
  * the same code.
  */
@@ -29,7 +35,8 @@
 /*
  * Until when reads are recent, if they were until @until and a request
  * (@read or not) arrived at @now_ns: a read keeps them recent for
- * @recent_ns more.
+ * @recent_ns more. Never earlier than @until: a request offered again
+ * arrives with its first arrival time.
  */
 static inline u64 ufq_reads_recent_until(u64 until, bool read, u64 now_ns, u64 recent_ns)
 {
@@ -37,7 +44,9 @@ static inline u64 ufq_reads_recent_until(u64 until, bool read, u64 now_ns, u64 r
 
 	if (!read)
 		return until;
-	return end < now_ns ? ~0ULL : end;	/* saturate */
+	if (end < now_ns)
+		return ~0ULL;	/* saturate */
+	return end > until ? end : until;
 }
 
 /*

@@ -276,6 +276,8 @@ TEST_F(LanesReserveTest, AReadArrivalKeepsTheReserveUpForReadReserveUs) {
     EXPECT_EQ(d.reads_until_ns, v.now_ns - kMs + 10 * kMs);
     lanes_arrived(&d, &t, false, v.now_ns);
     EXPECT_EQ(d.reads_until_ns, v.now_ns + 9 * kMs) << "a write does not move it";
+    lanes_arrived(&d, &t, true, v.now_ns - 5 * kMs);
+    EXPECT_EQ(d.reads_until_ns, v.now_ns + 9 * kMs) << "a read offered again does not move it back";
     t.read_reserve_us = 1000000;
     lanes_arrived(&d, &t, true, ~0ULL - 5);
     EXPECT_EQ(d.reads_until_ns, ~0ULL) << "saturates";
