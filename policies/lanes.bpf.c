@@ -6,10 +6,10 @@
  * The Read and Write lanes are kernel queues 0 and 1, keyed by deadline
  * group and sector; which lane dispatches next, the scheduler-tag limit of
  * writes, the read reserve of hardware tags and the once-a-second
- * autotuner are in lanes.h. Tunables are in
- * the BTF-typed map lanes_tunables (ufqctl get lanes, ufqctl set lanes
- * mode=latency); each device's state, with the mode and values in effect,
- * is at its ufq id in lanes_status (bpftool map dump name lanes_status).
+ * autotuner are in lanes.h. Tunables are in the BTF-typed map
+ * lanes_tunables (ufqctl get lanes, ufqctl set lanes mode=latency);
+ * each device's state, with the mode and values in effect, is at its ufq
+ * id in lanes_status (bpftool map dump name lanes_status).
  * Completions feed the SDK's statistics, by direction and by class
  * (0 read, 1 small write, 2 write: ufqctl stats).
  */
