@@ -457,6 +457,67 @@ TEST_F(LanesTest, NoLaneStarves) {
     }
 }
 
+// With the read reserve on: a write goes only when it leaves the reserve free or has expired;
+// dispatch stops only to hold a write back; the bound on writes between reads stands; reads go
+// past their bound only in place of a write the reserve held.
+TEST_F(LanesTest, WithTheReserveOnWritesWaitOnlyForIt) {
+    std::mt19937 rng(7);
+    for (int round = 0; round < 100; ++round) {
+        lanes_tunables_default(&t);
+        t.read_reserve = 1 + rng() % 3;
+        t.starvation_max_read = 1 + rng() % 16;
+        lanes_dev_init(&d, &t, 0);
+        d.starvation_max_write = 1 + rng() % 16;
+        v = {};
+        v.slots = 4;
+        const u32 read_bound = lanes_reads_bound(&d, &t);
+        const u32 write_bound = lanes_writes_bound(&t);
+        u32 reads_in_row = 0, writes_in_row = 0;
+        for (int i = 0; i < 2000; ++i) {
+            v.now_ns = (1000 + i) * kMs;
+            if (rng() % 3 == 0)
+                lanes_arrived(&d, &t, rng() % 2, v.now_ns);
+            v.nr_in_flight = rng() % 6;
+            v.nr[LANE_READ] = rng() % 4 ? rng() % 20 : 0;
+            v.nr[LANE_WRITE] = rng() % 8 ? 1 + rng() % 50 : 0;
+            v.oldest_wait_ns[LANE_WRITE] = rng() % 10 == 0 ? 2500 * kMs : 0;
+            const bool holds = lanes_reserve_holds(&d, &t, &v);
+            const bool expired = v.oldest_wait_ns[LANE_WRITE] >= LANES_WRITE_DELAY_NS;
+            const bool both = v.nr[LANE_READ] && v.nr[LANE_WRITE];
+            const int lane = dispatch();
+            if (!v.nr[LANE_READ] && !v.nr[LANE_WRITE]) {
+                ASSERT_EQ(lane, -1);
+                continue;
+            }
+            if (lane == -1) {
+                ASSERT_TRUE(holds && !expired && !v.nr[LANE_READ])
+                    << "round " << round << ": dispatched nothing without a write held back";
+                lanes_choice p{};
+                lanes_pick(&d, &t, &v, &p);
+                ASSERT_TRUE(p.held);
+                ASSERT_GT(p.retry_ns, 0u);
+                continue;
+            }
+            if (lane == LANE_WRITE) {
+                ASSERT_TRUE(!holds || expired) << "round " << round << ": a write took the reserve";
+            }
+            if (!both) {
+                reads_in_row = writes_in_row = 0;
+                continue;
+            }
+            if (lane == LANE_READ) {
+                writes_in_row = 0;
+                if (++reads_in_row > read_bound) {
+                    ASSERT_TRUE(holds) << "round " << round << ": reads past their bound, no hold";
+                }
+            } else {
+                reads_in_row = 0;
+                ASSERT_LE(++writes_in_row, write_bound) << "round " << round;
+            }
+        }
+    }
+}
+
 // ---- scheduler tags ----------------------------------------------------------------------
 
 TEST(LanesDepth, ThreeQuartersOrAThirdInWholeBitmapWordsNeverZero) {
