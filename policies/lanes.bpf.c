@@ -162,7 +162,7 @@ s32 UFQ_OP(lanes_insert, struct ufq_sched *sched, struct request *rq, u64 flags)
 	struct lanes_tunables *t = tunables();
 	struct lanes_dev *d = device(sched);
 	struct lanes_view v = {};
-	u64 arrival, key;
+	u64 arrival = 0, key;
 
 	/*
 	 * The class, for completed(): a small write that grows by merging
@@ -171,21 +171,26 @@ s32 UFQ_OP(lanes_insert, struct ufq_sched *sched, struct request *rq, u64 flags)
 	ufq_bpf_rq_set_cookie(rq, LANES_COOKIE(cls));
 	if (!t || !d)
 		return ufq_bpf_insert(sched, rq, LANES_QUEUE(lane), 0);
-	arrival = ufq_bpf_rq_insert_ns(rq) ?: bpf_ktime_get_ns();
-	/* Reads, not the Read lane's small writes: no reader, no reserve. */
-	lanes_arrived(d, t, !(rq_flags & UFQ_RQ_WRITE), arrival);
+	/* The reserve's bookkeeping only when it is on: this runs per request. */
+	if (t->read_reserve) {
+		arrival = ufq_bpf_rq_insert_ns(rq) ?: bpf_ktime_get_ns();
+		/* Reads, not the Read lane's small writes: no reader, no reserve. */
+		lanes_arrived(d, t, !(rq_flags & UFQ_RQ_WRITE), arrival);
+		look_at_device(sched, &v, arrival);
+	}
 	/*
 	 * Alone in the scheduler, the request is the one dispatch() would pick
-	 * next, unless the read reserve holds it: dispatch it now and save the
-	 * call.
+	 * next, unless the read reserve holds it (never with @v all zero):
+	 * dispatch it now and save the call.
 	 */
-	look_at_device(sched, &v, arrival);
 	if (!sched->nr_waiting && !sched->nr_ready &&
 	    (lane == LANE_READ || !lanes_reserve_holds(d, t, &v)) &&
 	    !ufq_bpf_direct_dispatch(sched, rq)) {
 		lanes_dispatched_alone(d, t, lane);
 		return 0;
 	}
+	if (!t->read_reserve)
+		arrival = ufq_bpf_rq_insert_ns(rq) ?: bpf_ktime_get_ns();
 	key = lanes_insert_key(d, t, cls, ufq_bpf_rq_sector(rq), arrival,
 			       ufq_bpf_queue_nr(sched, LANES_QUEUE(lane)), arrival);
 	return ufq_bpf_insert(sched, rq, LANES_QUEUE(lane), key);
