@@ -1,8 +1,8 @@
 /* SPDX-License-Identifier: GPL-2.0 */
 /*
- * The bits of ufq_bpf_rq_flags() (the kernel's enum ufq_rq_flags, block/ufq.h),
- * for plain-C decision cores that are compiled both into a BPF policy and
- * into host unit tests.
+ * The bits of ufq_bpf_rq_flags() (the kernel's enum ufq_rq_flags in
+ * include/uapi/linux/ufq.h), for plain-C decision cores that are compiled
+ * both into a BPF policy and into host unit tests.
  *
  * In a BPF policy the enum comes from vmlinux.h, that is from the BTF of
  * the kernel the policy is built for; this header then only checks, at
@@ -21,8 +21,8 @@
 	X(META, 0x04)		/* file system metadata */		\
 	X(PRIO, 0x08)		/* boosted by the file system (REQ_PRIO) */ \
 	X(FUA, 0x10)		/* forced unit access write */		\
-	X(DISCARD, 0x40)	/* discard */				\
-	X(READAHEAD, 0x80)	/* readahead, may be failed */
+	X(DISCARD, 0x20)	/* discard */				\
+	X(READAHEAD, 0x40)	/* readahead, may be failed */
 
 #ifdef __bpf__
 #define __UFQ_RQ_FLAG_CHECK(name, value)				\

@@ -21,9 +21,11 @@
  * it, so only a stretch well clear of events tells kick runs apart: a
  * dispatch() call at least KO_SETTLE_NS after the last event, and the
  * next one with no event in between. With nothing in flight and no
- * insert (fio waits for the held requests), only kicks and the blk-mq
- * rerun after an empty run (BLK_MQ_BUDGET_DELAY, 3 ms rounded to jiffies,
- * so it may come at the next tick, microseconds later) start queue runs.
+ * insert (fio waits for the held requests), only kicks start queue runs
+ * that reach dispatch(): ufq reports no work to blk-mq's rerun after an
+ * empty run (BLK_MQ_BUDGET_DELAY, 3 ms rounded to jiffies, so it may come
+ * at the next tick, microseconds later) while the policy holds every
+ * request back (older kernels called dispatch() from those reruns too).
  * The time between the two calls is a sample: kicks asked for with delay
  * 0 make it the kernel's minimum of 100 us or more, a kick storm makes it
  * microseconds. early counts samples below 100 us (blk-mq reruns; all of

@@ -55,8 +55,8 @@ TEST(SdkRqFlags, HostEnumHasTheDocumentedBits) {
     EXPECT_EQ(UFQ_RQ_META, 0x04);
     EXPECT_EQ(UFQ_RQ_PRIO, 0x08);
     EXPECT_EQ(UFQ_RQ_FUA, 0x10);
-    EXPECT_EQ(UFQ_RQ_DISCARD, 0x40);
-    EXPECT_EQ(UFQ_RQ_READAHEAD, 0x80);
+    EXPECT_EQ(UFQ_RQ_DISCARD, 0x20);
+    EXPECT_EQ(UFQ_RQ_READAHEAD, 0x40);
 }
 
 } // namespace

@@ -21,6 +21,11 @@
 # samples each. A ratio measured in one boot, not a time: under emulation
 # even a storm of queue runs comes some 100 us apart on average.
 #
+# Third, kicks asked for only when the next release is due: dispatch() is
+# called about once per release and per insert, at most twice more per
+# release; before ufq stopped polling a policy that holds everything
+# back, blk-mq's reruns every 3 ms called it some six times more.
+#
 # Before the kicks were armed under a lock on a soft timer with a minimum
 # delay: a delay of 0 fired at once, so every hold made the next queue run
 # follow within microseconds, a busy loop of timer interrupts and queue
@@ -81,4 +86,20 @@ info "quiet queue runs sooner than 100 us after the previous one: ${early_min} p
 # are blk-mq's reruns, as often with either delay. In a storm nearly all are.
 assert_ge "early runs with 100 us kicks x2 + 10 per mille vs immediate kicks" \
 	"$early_zero" "$((early_min * 2 + 10))"
+
+# A policy that holds every request back is not polled. With its kicks
+# asked for only when the next release is due (20 ms), dispatch() is
+# called for each release, right after it (the hold that ends the queue
+# run) and for each insert, and otherwise not: not after completions, not
+# every BLK_MQ_BUDGET_DELAY (3 ms) while it holds I/O back, which is six
+# calls more per release.
+ufqctl set kick_only kick_delay_ns=20000000
+due=$(kick_run "kicks only when due")
+info "kick_only stats after kicks asked for only when due: $due"
+calls=$(($(f "$due" .dispatch_calls) - $(f "$at_zero" .dispatch_calls)))
+releases=$(($(f "$due" .releases) - $(f "$at_zero" .releases)))
+inserts=$(($(f "$due" .inserts) - $(f "$at_zero" .inserts)))
+info "dispatch() calls $calls for $releases releases and $inserts inserts"
+assert_le "dispatch() calls beyond releases and inserts (2 per release)" \
+	"$((2 * releases))" "$((calls - releases - inserts))"
 check_ufq_accounting "$dev"

@@ -23,6 +23,9 @@ assert_eq() { # what expected actual
 assert_ge() { # what minimum actual
 	[ "$3" -ge "$2" ] || fail "$1: expected at least $2, got $3"
 }
+assert_le() { # what maximum actual
+	[ "$3" -le "$2" ] || fail "$1: expected at most $2, got $3"
+}
 
 cleanup_nullb() {
 	local n
