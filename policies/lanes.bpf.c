@@ -218,8 +218,7 @@ void UFQ_OP(lanes_dispatch, struct ufq_sched *sched)
 	lanes_pick(d, t, &v, &p);
 	if (p.lane < 0) {
 		if (p.held) {
-			/* completed() kicks while held; this is for when reads stop */
-			d->held = 1;
+			/* ufq runs dispatch() as requests complete; this is for when reads stop */
 			d->reserve_holds++;
 			ufq_bpf_kick_after(sched, p.retry_ns);
 		}
@@ -238,13 +237,9 @@ void UFQ_OP(lanes_completed, struct ufq_sched *sched, struct request *rq, u64 wa
 	    u64 service_ns)
 {
 	u64 cookie = ufq_bpf_rq_cookie(rq);
-	struct lanes_dev *d = device(sched);
 	struct lanes_reads *r;
 	u32 id = sched->id, cls;
 
-	/* A write held back for the read reserve: this completion freed a tag. */
-	if (d && d->held)
-		ufq_bpf_kick_after(sched, 0);
 	cls = LANES_COOKIE_VALID(cookie) ? LANES_COOKIE_CLASS(cookie) :
 		lanes_classify(ufq_bpf_rq_flags(rq), ufq_bpf_rq_bytes(rq));
 	ufq_sdk_completed_class(sched, rq, wait_ns, service_ns, cls);

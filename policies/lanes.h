@@ -192,7 +192,6 @@ struct lanes_dev {
 	u64 epoch_ns[LANES_NR];		/* deadline group 0 of each lane */
 	u32 window_ns[LANES_NR];	/* and the window its groups are counted in */
 	u64 reads_until_ns;		/* the read reserve holds until then */
-	u32 held;			/* the last dispatch() held a write back */
 
 	/* the current window of the autotuner */
 	u64 window_start_ns;
@@ -498,7 +497,6 @@ static inline void lanes_dispatched(struct lanes_dev *d, const struct lanes_choi
 {
 	bool write = p->lane == LANE_WRITE;
 
-	d->held = 0;
 	if (p->new_batch) {
 		d->batch = 0;
 		if (write) {

@@ -142,7 +142,6 @@ void UFQ_OP(ml_exit_dev, struct ufq_sched *sched)
 
 	if (d && d->dev == sched->dev) {
 		d->bound = 0;
-		d->held = 0;
 	}
 }
 
@@ -285,8 +284,7 @@ void UFQ_OP(ml_dispatch, struct ufq_sched *sched)
 	ml_pick(d, t, &s->v, c);
 	if (c->queue < 0) {
 		if (c->held) {
-			/* completed() kicks too; this is in case nothing completes soon */
-			d->held = 1;
+			/* ufq runs dispatch() as requests complete; this is in case none does soon */
 			if (c->held == 2)
 				d->reserve_holds++;
 			else
@@ -324,9 +322,6 @@ void UFQ_OP(ml_completed, struct ufq_sched *sched, struct request *rq, u64 wait_
 				   d->model_gen);
 	}
 	ml_completion(d, t, cookie, service_ns, gen == d->model_gen);
-	/* A write held back: the room this completion made may be enough. */
-	if (d->held)
-		ufq_bpf_kick_after(sched, 0);
 }
 
 /*

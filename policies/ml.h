@@ -33,7 +33,7 @@
  *  2. admission: a write does not go while the predicted service time of
  *     the writes in flight plus its own exceeds latency_window_us, unless
  *     no write is in flight (one always goes); dispatch() then asks for a
- *     kick, and every completion while held asks for one too. Like ADIOS
+ *     kick, and ufq calls it again as requests complete. Like ADIOS
  *     bounding its batches by predicted latency, this keeps the device's
  *     queue of writes short in time, not in requests, so a read that
  *     arrives behind a burst of slow writes finds the device nearly free
@@ -494,7 +494,6 @@ ML_INLINE void ml_seq_learn(struct ml_seq_clf *c, bool continued, bool learn)
 struct ml_dev {
 	u64 dev;			/* the device (MKDEV) that has this id now */
 	u32 bound;			/* between init_dev and exit_dev */
-	u32 held;			/* the last dispatch() held a request back */
 	u64 model_gen;			/* the corrections and classifier follow this push */
 	s64 write_pred_ns;		/* predicted service time of the writes in flight; read as >= 0 */
 	u32 write_depth;		/* the write depth limit applied; 0: none */
@@ -529,7 +528,6 @@ ML_INLINE void ml_dev_init(struct ml_dev *d, u64 dev, const struct ml_weights *w
 
 	d->dev = dev;
 	d->bound = 1;
-	d->held = 0;
 	d->model_gen = gen;
 	d->write_pred_ns = 0;
 	d->write_depth = ML_WRITE_DEPTH_UNSET;
@@ -566,7 +564,6 @@ ML_INLINE void ml_dev_init(struct ml_dev *d, u64 dev, const struct ml_weights *w
 ML_INLINE void ml_dev_rebind(struct ml_dev *d)
 {
 	d->bound = 1;
-	d->held = 0;
 	d->write_pred_ns = 0;
 	d->write_depth = ML_WRITE_DEPTH_UNSET;	/* applied again at once */
 	d->feat.writes_in_flight = 0;
@@ -880,7 +877,7 @@ ML_INLINE void ml_pick(const struct ml_dev *d, const struct ml_tunables *t,
 					      d->reads_until_ns)) {
 		c->queue = -1;
 		c->held = 2;
-		/* completions kick; at the latest, when reads stop being recent */
+		/* completions run dispatch(); at the latest, when reads stop being recent */
 		c->retry_ns = d->reads_until_ns > v->now_ns ? d->reads_until_ns - v->now_ns : 0;
 		if (c->retry_ns < ML_KICK_MIN_NS)
 			c->retry_ns = ML_KICK_MIN_NS;
@@ -893,7 +890,7 @@ ML_INLINE void ml_pick(const struct ml_dev *d, const struct ml_tunables *t,
 	c->queue = -1;
 	c->held = 1;
 	/*
-	 * Completions kick dispatch while held; this is the backstop: about
+	 * ufq runs dispatch() again as requests complete; this is the backstop: about
 	 * when enough of the writes in flight should have completed, spread
 	 * over them, between the kernel's shortest kick and the window itself.
 	 */
@@ -924,7 +921,6 @@ ML_INLINE void ml_dispatched(struct ml_dev *d, const struct ml_tunables *t,
 	}
 	if (c->why == ML_WHY_AGED)
 		d->aged++;
-	d->held = 0;
 	/* at the time the view was taken: the trace's dispatch time is a little later */
 	ml_feat_dispatched(&d->feat, c->cand.end_sector, c->cand.write, c->cand.bytes, v->now_ns);
 	ml_inflight_add(d, c->cand.write, c->pred_us);
@@ -937,7 +933,6 @@ ML_INLINE void ml_dispatched(struct ml_dev *d, const struct ml_tunables *t,
 ML_INLINE void ml_dispatched_direct(struct ml_dev *d, const struct ml_req *r, u32 pred_us)
 {
 	d->batch = 0;
-	d->held = 0;
 	d->direct++;
 	ml_feat_dispatched(&d->feat, ml_end_sector(r->sector, r->bytes), r->write, r->bytes,
 			   r->now_ns);

@@ -290,7 +290,6 @@ s32 UFQ_OP(qos_insert, struct ufq_sched *sched, struct request *rq, u64 flags)
 		if (c.slot == slot &&
 		    !qos_reserve_holds(d, t, &c, device_slots(sched), ufq_nr_in_flight(sched), now) &&
 		    !ufq_bpf_direct_dispatch(sched, rq)) {
-			d->reserve_held = 0;	/* nothing else waits: nothing is held */
 			rflags = ufq_bpf_rq_flags(rq);
 			qos_charge(d, t, &c, rq_cost(d, w, rflags, ufq_bpf_rq_bytes(rq)),
 				   writes_data(rflags), ufq_bpf_rq_bytes(rq), now);
@@ -325,7 +324,6 @@ void UFQ_OP(qos_dispatch, struct ufq_sched *sched)
 			mask &= ~(1U << i);	/* emptied by dispatch or merges */
 	}
 	d->busy_mask = mask;
-	d->reserve_held = 0;
 	w = model_for(d);
 	pick(d, t, v, mask, now, &c);
 	if (c.slot < 0) {
@@ -336,8 +334,7 @@ void UFQ_OP(qos_dispatch, struct ufq_sched *sched)
 		return;
 	}
 	if (qos_reserve_holds(d, t, &c, device_slots(sched), ufq_nr_in_flight(sched), now)) {
-		/* completed() kicks; this in case nothing completes soon */
-		d->reserve_held = 1;
+		/* ufq runs dispatch() as requests complete; this in case none does soon */
 		d->reserve_holds++;
 		ufq_bpf_kick_after(sched, qos_burst_ns(t));
 		return;
@@ -361,13 +358,6 @@ void UFQ_OP(qos_completed, struct ufq_sched *sched, struct request *rq, u64 wait
 	u32 key, b, cls = 0;
 	int slot;
 
-	/*
-	 * A BE request held for the LC reserve: this completion freed a tag.
-	 * (The flag is cleared by the next dispatch() call, which a request
-	 * dispatched straight from insert never makes: nothing waiting, no kick.)
-	 */
-	if (d && d->reserve_held && sched->nr_waiting)
-		ufq_bpf_kick_after(sched, 0);
 	if (d && QOS_COOKIE_VALID(cookie)) {
 		slot = QOS_COOKIE_SLOT(cookie) & (QOS_NR_SLOTS - 1);
 		s = &d->tenants[slot];

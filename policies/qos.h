@@ -331,8 +331,6 @@ struct qos_dev {
 	u32 futile_left;	/* windows in which a miss still cuts nothing */
 	u64 futile;		/* streaks of cuts found futile and undone */
 	u64 reserve_holds;	/* dispatches of BE requests held for the LC reserve */
-	u32 reserve_held;	/* the last dispatch held one: completions kick */
-	u32 pad2;
 	struct qos_slot tenants[QOS_NR_SLOTS];
 };
 
@@ -411,7 +409,6 @@ QOS_INLINE void qos_dev_init(struct qos_dev *d, const struct qos_weights *w,
 	d->futile_left = 0;
 	d->futile = 0;
 	d->reserve_holds = 0;
-	d->reserve_held = 0;
 	for (i = 0; i < QOS_NR_SLOTS; i++) {
 		qos_slot_reset(&d->tenants[i], now);
 		d->tenants[i].gen = 0;

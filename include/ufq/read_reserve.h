@@ -14,9 +14,10 @@
  * goes to the device at once. Flow-iosched and kyber limit in-flight
  * writes for the same reason.
  *
- * A policy that holds a write back must make sure dispatch runs again:
- * kick from completed() while held (a completion frees a tag) and, as a
- * backstop, ufq_bpf_kick_after() for when reads stop being recent.
+ * A policy that holds a write back must make sure dispatch runs again.
+ * ufq calls dispatch() again whenever a request leaves the driver (which
+ * frees a tag); as a backstop, ufq_bpf_kick_after() for when reads stop
+ * being recent.
  *
  * The slots are depth x hardware queues that take I/O (ufq_device_slots()).
  * That overcounts a device whose queues share one set of tags

@@ -338,14 +338,6 @@ TEST_F(LanesReserveTest, NeverTakesADevicesOnlyTagsFromWrites) {
     EXPECT_EQ(dispatch(), -1) << "no overflow";
 }
 
-TEST_F(LanesReserveTest, AHoldEndsOnTheNextDispatch) {
-    v.nr[LANE_WRITE] = 10;
-    d.held = 1;
-    v.nr_in_flight = 0;
-    EXPECT_EQ(dispatch(), LANE_WRITE);
-    EXPECT_EQ(d.held, 0u);
-}
-
 TEST_F(LanesReserveTest, ARebindKeepsTheHoldCount) {
     d.reserve_holds = 7;
     lanes_dev_rebind(&d, &t, 5);
